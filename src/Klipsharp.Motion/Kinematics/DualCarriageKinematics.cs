@@ -1,0 +1,72 @@
+namespace Klipsharp.Motion;
+
+/// <summary>
+/// IDEX dual carriage stepper kinematics (upstream kin_idex.c): wraps a carriage's
+/// original kinematics and feeds it the toolhead position transformed per axis by
+/// scale and offset (copy and mirror modes, or a parked carriage with scale 0).
+/// </summary>
+public sealed class DualCarriageKinematics : StepperKinematics
+{
+    // The original kinematics is evaluated on a private motionless move at this time.
+    private const double DummyT = 500.0;
+
+    private readonly Move _m = new() { MoveT = 2.0 * DummyT };
+    private StepperKinematics? _origSk;
+    private double _xScale = 1.0, _xOffs, _yScale = 1.0, _yOffs;
+
+    /// <summary>The wrapped kinematics, or null before <see cref="SetSk"/>.</summary>
+    public StepperKinematics? OriginalKinematics => _origSk;
+
+    /// <summary>Wraps <paramref name="origSk"/> and takes its active axes (upstream dual_carriage_set_sk).</summary>
+    public void SetSk(StepperKinematics origSk)
+    {
+        ActiveFlags = origSk.ActiveFlags;
+        _origSk = origSk;
+    }
+
+    /// <summary>
+    /// Sets position = toolhead * scale + offs for <paramref name="axis"/> 'x' or 'y'
+    /// (upstream dual_carriage_set_transform); scale 0 makes the axis inactive. Returns
+    /// false for any other axis.
+    /// </summary>
+    public bool SetTransform(char axis, double scale, double offs)
+    {
+        if (axis == 'x')
+        {
+            _xScale = scale;
+            _xOffs = offs;
+            UpdateAxisFlag(ActiveAxes.X, scale);
+            return true;
+        }
+        if (axis == 'y')
+        {
+            _yScale = scale;
+            _yOffs = offs;
+            UpdateAxisFlag(ActiveAxes.Y, scale);
+            return true;
+        }
+        return false;
+    }
+
+    private void UpdateAxisFlag(ActiveAxes flag, double scale)
+    {
+        // NaN counts as non-zero, as in C.
+        if (scale == 0)
+            ActiveFlags &= ~flag;
+        else if ((Orig().ActiveFlags & flag) != 0)
+            ActiveFlags |= flag;
+    }
+
+    private StepperKinematics Orig() =>
+        _origSk ?? throw new InvalidOperationException("dual carriage kinematics used before SetSk");
+
+    public override double CalcPosition(Move m, double moveTime)
+    {
+        StepperKinematics orig = Orig();
+        Coord pos = m.GetCoord(moveTime);
+        _m.StartPos.X = pos.X * _xScale + _xOffs;
+        _m.StartPos.Y = pos.Y * _yScale + _yOffs;
+        _m.StartPos.Z = pos.Z;
+        return orig.CalcPosition(_m, DummyT);
+    }
+}
