@@ -167,8 +167,13 @@ public sealed class Printer
 
     public void RegisterEventHandler<TResult>(string evt, Func<TResult> callback) => AddHandler(evt, callback);
 
+    /// <summary>The last error shown to the user (config error, shutdown reason, or failed G-code command in batch mode).</summary>
+    public string? LastError { get; set; }
+
     internal void SetState(string msg)
     {
+        if (msg != MessageReady)
+            LastError = msg;
         if (StateMessage == MessageReady || StateMessage == MessageStartup)
             StateMessage = msg;
         if (msg != MessageReady && StartArgs.DebugInput is not null)

@@ -9,8 +9,8 @@ namespace Klipsharp.Host;
 /// </summary>
 public static class PrinterHost
 {
-    /// <summary>Creates the printer, runs the reactor until exit, and returns the run result ("exit", "error_exit", ...).</summary>
-    public static string Run(StartArgs startArgs, Action<string>? log = null)
+    /// <summary>Creates the printer, runs the reactor until exit, and returns the run result ("exit", "error_exit", ...) and the last error reported.</summary>
+    public static (string Result, string? LastError) Run(StartArgs startArgs, Action<string>? log = null)
     {
         var reactor = new Reactor();
         var printer = new Printer(reactor, startArgs) { Log = log };
@@ -30,7 +30,7 @@ public static class PrinterHost
         }
         foreach (var (_, obj) in printer.LookupObjects("mcu"))
             ((Mcu.Mcu)obj).Disconnect();
-        return result;
+        return (result, printer.LastError);
     }
 
     /// <summary>Loads pins, MCUs, every config section's module and the toolhead, then checks for unused options.</summary>
@@ -65,6 +65,7 @@ public static class PrinterHost
         {
             printer.Log?.Invoke($"Config error: {e.Message}");
             printer.SetState($"{e.Message}\n{Printer.MessageRestart}");
+            printer.LastError = e.Message;
             return;
         }
         catch (ProtocolError e)
@@ -72,6 +73,7 @@ public static class PrinterHost
             printer.Log?.Invoke($"Protocol error: {e.Message}");
             printer.SetState("Protocol error");
             printer.LastErrorDetail = e.Message;
+            printer.LastError = $"Protocol error: {e.Message}";
             return;
         }
         catch (McuError e)
@@ -79,6 +81,7 @@ public static class PrinterHost
             printer.Log?.Invoke($"MCU error during connect: {e.Message}");
             printer.SetState("MCU error during connect");
             printer.LastErrorDetail = e.Message;
+            printer.LastError = $"MCU error during connect: {e.Message}";
             return;
         }
         catch (Exception e)

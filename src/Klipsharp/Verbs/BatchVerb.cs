@@ -1,11 +1,111 @@
+using Klipsharp.Host;
+
 namespace Klipsharp.Verbs;
 
-/// <summary>The <c>batch CONFIG -i GCODE -o OUT -d DICT</c> verb (placeholder until the host lands).</summary>
+/// <summary>
+/// The <c>batch CONFIG -i GCODE -o OUT -d DICT [-d NAME=DICT]...</c> verb: upstream
+/// klippy's batch mode. Reads the G-code file, writes each MCU's binary command stream
+/// to OUT (OUT-NAME for secondary MCUs); exit status 0 on success, 1 with the error on
+/// stderr otherwise.
+/// </summary>
 public static class BatchVerb
 {
+    private const string Usage = "usage: klipsharp batch CONFIG -i GCODE -o OUT -d DICT [-d NAME=DICT]... [-l LOG] [-v]";
+
     public static int Run(string[] args)
     {
-        Console.Error.WriteLine("klipsharp batch: not implemented yet");
-        return 1;
+        string? config = null, input = null, output = null, logFile = null;
+        bool verbose = false;
+        var dictionaries = new Dictionary<string, string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            string? Value()
+            {
+                if (i + 1 >= args.Length)
+                    return null;
+                return args[++i];
+            }
+            switch (a)
+            {
+                case "-i" or "--debuginput":
+                    input = Value();
+                    break;
+                case "-o" or "--debugoutput":
+                    output = Value();
+                    break;
+                case "-l" or "--logfile":
+                    logFile = Value();
+                    break;
+                case "-v":
+                    verbose = true;
+                    break;
+                case "-d" or "--dictionary":
+                    string? d = Value();
+                    if (d is null)
+                        return Fail($"option {a} requires an argument");
+                    int eq = d.IndexOf('=');
+                    if (eq < 0)
+                        dictionaries["mcu"] = d;
+                    else
+                        dictionaries[d[..eq].Trim()] = d[(eq + 1)..].Trim();
+                    break;
+                default:
+                    if (a.StartsWith('-') && a.Length > 1)
+                        return Fail($"no such option: {a}");
+                    if (config is not null)
+                        return Fail("Incorrect number of arguments");
+                    config = a;
+                    break;
+            }
+        }
+        if (config is null)
+            return Fail("Incorrect number of arguments");
+        if (input is null || output is null)
+            return Fail("batch mode needs -i GCODE and -o OUT");
+        if (!dictionaries.ContainsKey("mcu"))
+            return Fail("batch mode needs -d DICT for the main mcu");
+        if (!File.Exists(input))
+            return Fail($"Unable to open G-code file '{input}'");
+
+        TextWriter? logWriter = null;
+        try
+        {
+            if (logFile is not null)
+                logWriter = new StreamWriter(logFile, append: false) { AutoFlush = true };
+            else if (verbose)
+                logWriter = Console.Error;
+            var startArgs = new StartArgs
+            {
+                ConfigFile = config,
+                DebugInput = input,
+                DebugOutput = output,
+                Dictionaries = dictionaries,
+                LogFile = logFile,
+            };
+            void Log(string msg)
+            {
+                logWriter?.WriteLine(msg);
+            }
+            var (result, lastError) = PrinterHost.Run(startArgs, Log);
+            if (result == "error_exit")
+            {
+                Console.Error.WriteLine((lastError ?? "klipsharp: batch run failed").TrimEnd());
+                return 1;
+            }
+            return 0;
+        }
+        finally
+        {
+            if (logWriter is not null && logWriter != Console.Error)
+                logWriter.Dispose();
+        }
+    }
+
+    private static int Fail(string msg)
+    {
+        Console.Error.WriteLine($"klipsharp batch: {msg}");
+        Console.Error.WriteLine(Usage);
+        return 2;
     }
 }
