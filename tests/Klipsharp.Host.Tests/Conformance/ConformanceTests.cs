@@ -1,0 +1,81 @@
+using System.Diagnostics;
+
+namespace Klipsharp.Host.Tests.Conformance;
+
+/// <summary>
+/// Runs the shared conformance corpus through <c>./klipsharp batch</c> with the corpus's
+/// own checker and fails when a case listed in conformance-baseline.txt (the cases that
+/// passed when it was last updated) no longer passes.
+/// </summary>
+public sealed class ConformanceTests
+{
+    private static readonly string BaselinePath = Path.Combine(RepoPaths.Root, "tests", "conformance-baseline.txt");
+
+    [Fact]
+    public void EveryBaselineCasePasses()
+    {
+        var baseline = File.ReadAllLines(BaselinePath)
+            .Select(l => l.Trim())
+            .Where(l => l.Length > 0 && !l.StartsWith('#'))
+            .ToList();
+        Assert.NotEmpty(baseline);
+        // Run only the case files that hold baseline cases
+        var caseFiles = baseline
+            .Select(c => c.Split('/')[0])
+            .Distinct()
+            .Select(CaseFileFor)
+            .ToList();
+        var results = RunConformance(caseFiles);
+        var failures = new List<string>();
+        foreach (var name in baseline)
+        {
+            if (!results.TryGetValue(name, out var line))
+                failures.Add($"{name}: not run");
+            else if (!line.StartsWith("PASS", StringComparison.Ordinal))
+                failures.Add(line);
+        }
+        Assert.True(failures.Count == 0, "conformance regressions:\n" + string.Join('\n', failures));
+    }
+
+    private static string CaseFileFor(string stem)
+    {
+        string slicer = Path.Combine(RepoPaths.Golden, "slicer", stem + ".test");
+        if (File.Exists(slicer))
+            return slicer;
+        return Path.Combine(RepoPaths.Golden, "test", "klippy", stem + ".test");
+    }
+
+    private static Dictionary<string, string> RunConformance(IReadOnlyList<string> caseFiles)
+    {
+        var psi = new ProcessStartInfo("python3")
+        {
+            WorkingDirectory = RepoPaths.Root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        psi.ArgumentList.Add(Path.Combine(RepoPaths.Shared, "tools", "conformance.py"));
+        psi.ArgumentList.Add("run");
+        psi.ArgumentList.Add("--host");
+        psi.ArgumentList.Add(Path.Combine(RepoPaths.Root, "klipsharp") + " batch");
+        psi.ArgumentList.Add("-v");
+        foreach (var f in caseFiles)
+            psi.ArgumentList.Add(f);
+        using var proc = Process.Start(psi)!;
+        var stderr = proc.StandardError.ReadToEndAsync();
+        var results = new Dictionary<string, string>();
+        string? line;
+        var all = new List<string>();
+        while ((line = proc.StandardOutput.ReadLine()) is not null)
+        {
+            all.Add(line);
+            // "PASS name (1.2s)" / "FAIL name (...): why" / "SKIP name: why"
+            var parts = line.Split(' ', 3);
+            if (parts.Length >= 2 && parts[0] is "PASS" or "FAIL" or "SKIP")
+                results[parts[1].TrimEnd(':')] = line;
+        }
+        proc.WaitForExit();
+        if (results.Count == 0)
+            throw new InvalidOperationException("conformance.py produced no results:\n" + string.Join('\n', all) + stderr.Result);
+        return results;
+    }
+}
