@@ -104,6 +104,7 @@ public class DecodeTests
     {
         var d = Mega;
         // id 120 is not in the dictionary
+        Assert.False(d.MessagesById.ContainsKey(120));
         var block = MessageBlock.Encode(5, [0x80 | (120 >> 7), 120 & 0x7f, 0x05]);
         var lines = MessageDecoder.Decode(d, block);
         Assert.Equal(["#unknown " + PyText.BytesRepr(block)], lines);
