@@ -1,0 +1,18 @@
+; Klipsharp example: home, then trace a 40 mm square at two heights and print a short line
+G28
+G90
+G1 Z5 F600
+G1 X60 Y60 F6000
+G1 X100 Y60
+G1 X100 Y100
+G1 X60 Y100
+G1 X60 Y60
+G1 Z10
+G1 X100 Y60 F3000
+G1 X100 Y100
+G1 X60 Y100
+G1 X60 Y60
+M83
+G1 X80 Y80 E2 F1500
+G1 X100 Y80 E1
+M84
