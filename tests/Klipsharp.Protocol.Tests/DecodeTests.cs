@@ -33,6 +33,20 @@ public class DecodeTests
         Assert.Equal(expected[..^1], got);
     }
 
+    // Random messages of every kind (output formats, strings, negative and two-byte ids,
+    // unknown ids), decoded by upstream parsedump.py when the fixture was made.
+    [Theory]
+    [InlineData("output-test.dict", false, "output-test")]
+    [InlineData("linuxprocess.dict", true, "linuxprocess-random")]
+    public void ReproducesParsedumpOnRandomMessages(string dict, bool fromCorpus, string stem)
+    {
+        var d = DataDictionary.Load(fromCorpus ? Corpus.Dict(dict) : Corpus.TestData(dict));
+        var expected = File.ReadAllText(Corpus.TestData(stem + ".txt")).Split('\n');
+        var got = MessageDecoder.Decode(d, File.ReadAllBytes(Corpus.TestData(stem + ".serial")));
+        Assert.Equal(expected[..^1], got);
+        Assert.Contains(got, l => l.StartsWith("#unknown b", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void SerialFilesExist() => Assert.NotEmpty(SerialFiles());
 
