@@ -1,0 +1,274 @@
+namespace Klipsharp.Motion;
+
+// The iterative solver (upstream chelper's itersolve.c): finds the times at which the
+// stepper position crosses each half-step boundary and feeds them to a StepCompress.
+public abstract partial class StepperKinematics
+{
+    // Initial bracket width for the secant search after a step or direction change.
+    private const double SeekTimeReset = 0.000100;
+
+    private Move? _scratchMove;
+
+    // Generate the steps of one move between two absolute print times.
+    private int GenStepsRange(StepCompress sc, Move m, double absStart, double absEnd)
+    {
+        double halfStep = .5 * StepDist;
+        double start = absStart - m.PrintTime, end = absEnd - m.PrintTime;
+        if (start < 0.0)
+            start = 0.0;
+        if (end > m.MoveT)
+            end = m.MoveT;
+        double oldGuessTime = start, oldGuessPos = CommandedPos;
+        double guessTime = oldGuessTime, guessPos = oldGuessPos;
+        bool sdir = sc.GetStepDir() != 0;
+        bool isDirChange = false, haveBracket = false, checkOscillate = false;
+        double target = CommandedPos + (sdir ? halfStep : -halfStep);
+        double lastTime = start, lowTime = start, highTime = start + SeekTimeReset;
+        if (highTime > end)
+            highTime = end;
+        for (;;)
+        {
+            // Secant method: extrapolate the next time from the last two guesses
+            double guessDist = guessPos - target;
+            double ogDist = oldGuessPos - target;
+            double nextTime = (oldGuessTime * guessDist - guessTime * ogDist)
+                              / (guessDist - ogDist);
+            if (!(nextTime > lowTime && nextTime < highTime)) // also catches NaN
+            {
+                if (haveBracket)
+                {
+                    // Poor guess within a known bracket: bisect instead
+                    nextTime = (lowTime + highTime) * .5;
+                    checkOscillate = false;
+                }
+                else if (guessTime >= end)
+                {
+                    break; // no further steps in this range
+                }
+                else
+                {
+                    // No bracket yet: widen the search exponentially
+                    nextTime = highTime;
+                    highTime = 2.0 * highTime - lastTime;
+                    if (highTime > end)
+                        highTime = end;
+                }
+            }
+            oldGuessTime = guessTime;
+            oldGuessPos = guessPos;
+            guessTime = nextTime;
+            guessPos = CalcPosition(m, nextTime);
+            guessDist = guessPos - target;
+            if (Math.Abs(guessDist) > .000000001)
+            {
+                double relDist = sdir ? guessDist : -guessDist;
+                if (relDist > 0.0)
+                {
+                    // Past the target: the step is certainly in (lowTime, guessTime]
+                    if (haveBracket && oldGuessTime <= lowTime)
+                    {
+                        if (checkOscillate)
+                        {
+                            // Force a bisection next to break a persistent oscillation
+                            oldGuessTime = guessTime;
+                            oldGuessPos = guessPos;
+                        }
+                        checkOscillate = true;
+                    }
+                    highTime = guessTime;
+                    haveBracket = true;
+                }
+                else if (relDist < -(halfStep + halfStep + .000000010))
+                {
+                    // Moved a full step the other way: direction change
+                    sdir = !sdir;
+                    target = sdir ? target + halfStep + halfStep
+                                  : target - halfStep - halfStep;
+                    lowTime = lastTime;
+                    highTime = guessTime;
+                    isDirChange = haveBracket = true;
+                    checkOscillate = false;
+                }
+                else
+                {
+                    lowTime = guessTime;
+                }
+                if (!haveBracket || highTime - lowTime > .000000001)
+                {
+                    if (!isDirChange && relDist >= -halfStep)
+                    {
+                        // The stepper reached the step position; no rollback possible.
+                        // Upstream ignores the result here.
+                        sc.Commit();
+                    }
+                    continue;
+                }
+            }
+            // Step found: submit it
+            int ret = sc.Append(sdir ? 1 : 0, m.PrintTime, guessTime);
+            if (ret != 0)
+                return ret;
+            target = sdir ? target + halfStep + halfStep : target - halfStep - halfStep;
+            double seekTimeDelta = 1.5 * (guessTime - lastTime);
+            if (seekTimeDelta < .000000001)
+                seekTimeDelta = .000000001;
+            if (isDirChange && seekTimeDelta > SeekTimeReset)
+                seekTimeDelta = SeekTimeReset;
+            lastTime = lowTime = guessTime;
+            highTime = guessTime + seekTimeDelta;
+            if (highTime > end)
+                highTime = end;
+            isDirChange = haveBracket = checkOscillate = false;
+        }
+        CommandedPos = target - (sdir ? halfStep : -halfStep);
+        PostCommandedPositionChange();
+        return 0;
+    }
+
+    // Whether the move has motion on any axis this stepper depends on.
+    private bool CheckActive(Move m)
+    {
+        ActiveAxes af = ActiveFlags;
+        return ((af & ActiveAxes.X) != 0 && m.AxesR.X != 0.0)
+            || ((af & ActiveAxes.Y) != 0 && m.AxesR.Y != 0.0)
+            || ((af & ActiveAxes.Z) != 0 && m.AxesR.Z != 0.0);
+    }
+
+    /// <summary>
+    /// Generate step times for the trapq moves up to <paramref name="flushTime"/>
+    /// (itersolve_generate_steps). Returns 0, or a StepCompress error code.
+    /// </summary>
+    public int GenerateSteps(StepCompress sc, double flushTime)
+    {
+        double lastFlushTime = LastFlushTime;
+        LastFlushTime = flushTime;
+        if (TrapQ is null)
+            return 0;
+        Move m = TrapQ.HeadSentinel;
+        while (lastFlushTime >= m.PrintTime + m.MoveT)
+            m = m.Next!;
+        double forceStepsTime = LastMoveTime + GenStepsPostActive;
+        int skipCount = 0;
+        for (;;)
+        {
+            double moveStart = m.PrintTime, moveEnd = moveStart + m.MoveT;
+            if (CheckActive(m))
+            {
+                if (skipCount != 0 && GenStepsPreActive != 0.0)
+                {
+                    // Steps leading up to the activity (e.g. pressure advance smoothing)
+                    double absStart = moveStart - GenStepsPreActive;
+                    if (absStart < lastFlushTime)
+                        absStart = lastFlushTime;
+                    if (absStart < forceStepsTime)
+                        absStart = forceStepsTime;
+                    Move pm = m.Prev!;
+                    while (--skipCount != 0 && pm.PrintTime > absStart)
+                        pm = pm.Prev!;
+                    do
+                    {
+                        int pret = GenStepsRange(sc, pm, absStart, flushTime);
+                        if (pret != 0)
+                            return pret;
+                        pm = pm.Next!;
+                    } while (pm != m);
+                }
+                int ret = GenStepsRange(sc, m, lastFlushTime, flushTime);
+                if (ret != 0)
+                    return ret;
+                if (moveEnd >= flushTime)
+                {
+                    LastMoveTime = flushTime;
+                    return 0;
+                }
+                skipCount = 0;
+                LastMoveTime = moveEnd;
+                forceStepsTime = LastMoveTime + GenStepsPostActive;
+            }
+            else
+            {
+                if (moveStart < forceStepsTime)
+                {
+                    // Steps just after the activity
+                    double absEnd = forceStepsTime;
+                    if (absEnd > flushTime)
+                        absEnd = flushTime;
+                    int ret = GenStepsRange(sc, m, lastFlushTime, absEnd);
+                    if (ret != 0)
+                        return ret;
+                    skipCount = 1;
+                }
+                else
+                {
+                    skipCount++;
+                }
+                if (flushTime + GenStepsPreActive <= moveEnd)
+                    return 0;
+            }
+            m = m.Next!;
+        }
+    }
+
+    /// <summary>
+    /// Print time of the first move after the last flush that moves this stepper, or 0
+    /// if none starts before <paramref name="flushTime"/> (itersolve_check_active).
+    /// </summary>
+    public double CheckActive(double flushTime)
+    {
+        if (TrapQ is null)
+            return 0.0;
+        TrapQ.CheckSentinels();
+        Move m = TrapQ.HeadSentinel;
+        while (LastFlushTime >= m.PrintTime + m.MoveT)
+            m = m.Next!;
+        for (;;)
+        {
+            if (CheckActive(m))
+                return m.PrintTime;
+            if (flushTime <= m.PrintTime + m.MoveT)
+                return 0.0;
+            m = m.Next!;
+        }
+    }
+
+    /// <summary>Whether this stepper depends on cartesian axis 'x', 'y' or 'z' (itersolve_is_active_axis).</summary>
+    public bool IsActiveAxis(char axis)
+    {
+        if (axis < 'x' || axis > 'z')
+            return false;
+        return ((int)ActiveFlags & ((int)ActiveAxes.X << (axis - 'x'))) != 0;
+    }
+
+    /// <summary>Attach a trapq (or none) and set the step distance (itersolve_set_trapq).</summary>
+    public void SetTrapQ(TrapQ? tq, double stepDist)
+    {
+        TrapQ = tq;
+        StepDist = stepDist;
+    }
+
+    /// <summary>The attached trapq (itersolve_get_trapq).</summary>
+    public TrapQ? GetTrapQ() => TrapQ;
+
+    /// <summary>Stepper position for a stationary cartesian position (itersolve_calc_position_from_coord).</summary>
+    public double CalcPositionFromCoord(double x, double y, double z)
+    {
+        // A zeroed, stationary 1000s move evaluated at its midpoint, as upstream.
+        Move m = _scratchMove ??= new Move();
+        m.PrintTime = 0.0;
+        m.StartV = m.HalfAccel = 0.0;
+        m.AxesR = default;
+        m.Prev = m.Next = null;
+        m.StartPos = new Coord(x, y, z);
+        m.MoveT = 1000.0;
+        return CalcPosition(m, 500.0);
+    }
+
+    /// <summary>Set the commanded position from a cartesian position (itersolve_set_position).</summary>
+    public void SetPosition(double x, double y, double z)
+    {
+        CommandedPos = CalcPositionFromCoord(x, y, z);
+    }
+
+    /// <summary>The stepper position after the last generated step (itersolve_get_commanded_pos).</summary>
+    public double GetCommandedPos() => CommandedPos;
+}

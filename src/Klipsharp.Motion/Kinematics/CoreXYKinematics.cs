@@ -1,0 +1,22 @@
+namespace Klipsharp.Motion;
+
+/// <summary>A CoreXY belt stepper: position x+y ('+') or x-y ('-') (upstream's kin_corexy, corexy_stepper_alloc).</summary>
+public sealed class CoreXYStepperKinematics : StepperKinematics
+{
+    private readonly bool _plus;
+
+    /// <param name="type">'+' or '-'.</param>
+    public CoreXYStepperKinematics(char type)
+    {
+        if (type != '+' && type != '-')
+            throw new ArgumentException($"invalid corexy stepper type '{type}'", nameof(type));
+        _plus = type == '+';
+        ActiveFlags = ActiveAxes.X | ActiveAxes.Y;
+    }
+
+    public override double CalcPosition(Move m, double moveTime)
+    {
+        Coord c = m.GetCoord(moveTime);
+        return _plus ? c.X + c.Y : c.X - c.Y;
+    }
+}

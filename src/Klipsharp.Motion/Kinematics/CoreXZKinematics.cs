@@ -1,0 +1,22 @@
+namespace Klipsharp.Motion;
+
+/// <summary>A CoreXZ belt stepper: position x+z ('+') or x-z ('-') (upstream's kin_corexz, corexz_stepper_alloc).</summary>
+public sealed class CoreXZStepperKinematics : StepperKinematics
+{
+    private readonly bool _plus;
+
+    /// <param name="type">'+' or '-'.</param>
+    public CoreXZStepperKinematics(char type)
+    {
+        if (type != '+' && type != '-')
+            throw new ArgumentException($"invalid corexz stepper type '{type}'", nameof(type));
+        _plus = type == '+';
+        ActiveFlags = ActiveAxes.X | ActiveAxes.Z;
+    }
+
+    public override double CalcPosition(Move m, double moveTime)
+    {
+        Coord c = m.GetCoord(moveTime);
+        return _plus ? c.X + c.Z : c.X - c.Z;
+    }
+}

@@ -1,0 +1,630 @@
+using System.Globalization;
+
+namespace Klipsharp.Motion;
+
+/// <summary>One past queue_step (or position marker) of a stepper (upstream's <c>struct pull_history_steps</c>).</summary>
+public struct PullHistorySteps
+{
+    public ulong FirstClock, LastClock;
+    public long StartPosition;
+    public int StepCount, Interval, Add;
+}
+
+/// <summary>Where the motion core reports errors (upstream's errorf, which klippy routes to its log).</summary>
+public static class MotionLog
+{
+    /// <summary>Receives each error line; when null, errors go to standard error as upstream's default logger does.</summary>
+    public static Action<string>? ErrorHandler { get; set; }
+
+    internal static void Error(string message)
+    {
+        Action<string>? handler = ErrorHandler;
+        if (handler is not null)
+            handler(message);
+        else
+            Console.Error.WriteLine(message);
+    }
+}
+
+/// <summary>Details of a step compression failure (the values upstream puts in its errorf text).</summary>
+public sealed class StepCompressError
+{
+    public StepCompressError(uint oid, uint interval, int count, int add, string message)
+    {
+        Oid = oid;
+        Interval = interval;
+        Count = count;
+        Add = add;
+        Message = message;
+    }
+
+    public uint Oid { get; }
+    public uint Interval { get; }
+    public int Count { get; }
+    public int Add { get; }
+
+    /// <summary>Upstream's exact error text, e.g. "stepcompress o=3 i=0 c=2 a=0: Invalid sequence".</summary>
+    public string Message { get; }
+
+    public override string ToString() => Message;
+}
+
+/// <summary>
+/// Step pulse schedule compression (upstream chelper's stepcompress): collects step
+/// clocks from the iterative solver and turns them into queue_step (interval, count,
+/// add) and set_next_step_dir commands for the MCU, keeping a history of what was sent.
+/// Methods return 0 or <see cref="ErrorRet"/>; on error <see cref="LastError"/> holds the details.
+/// </summary>
+public sealed class StepCompress
+{
+    /// <summary>Upstream's ERROR_RET.</summary>
+    public const int ErrorRet = -989898989;
+
+    private const int QueueStartSize = 1024;
+    // Largest clock gap between consecutive queued commands.
+    private const ulong ClockDiffMax = 3UL << 28;
+    // Bound on the add deviation between two valid quadratic sequences (6+4*sqrt(2) rounded down).
+    private const int QuadraticDev = 11;
+    // Step+dir+step filter window.
+    private const double SdsFilterTime = .000750;
+
+    // Pending step clocks (low 32 bits only); [_queuePos, _queueNext) are in use.
+    private uint[] _queue = Array.Empty<uint>();
+    private int _queuePos, _queueNext;
+
+    private uint _maxError;
+    private double _mcuTimeOffset, _mcuFreq, _lastStepPrintTime;
+
+    private ulong _lastStepClock;
+    private readonly RingBuffer<MoveQueueMessage> _msgQueue;
+    private uint _oid;
+    private int _queueStepMsgtag, _setNextStepDirMsgtag;
+    private int _sdir, _invertSdir;
+
+    private ulong _nextStepClock;
+    private int _nextStepDir;
+
+    private long _lastPosition;
+    // Oldest first; upstream keeps the same list newest first.
+    private readonly RingBuffer<HistorySteps> _history = new(64);
+
+    private struct HistorySteps
+    {
+        public ulong FirstClock, LastClock;
+        public long StartPosition;
+        public int StepCount, Interval, Add;
+    }
+
+    private struct StepMove
+    {
+        public uint Interval;
+        public ushort Count;
+        public short Add;
+
+        public StepMove(int interval, int count, int add)
+        {
+            Interval = (uint)interval;
+            Count = (ushort)count;
+            Add = (short)add;
+        }
+    }
+
+    private struct Points
+    {
+        public int MinP, MaxP;
+    }
+
+    /// <summary>Create a stepcompress that appends its messages to <paramref name="msgQueue"/> (stepcompress_alloc).</summary>
+    public StepCompress(RingBuffer<MoveQueueMessage>? msgQueue = null)
+    {
+        _msgQueue = msgQueue ?? new RingBuffer<MoveQueueMessage>(64);
+        _sdir = -1;
+    }
+
+    /// <summary>Messages generated and not yet taken by a <see cref="SteppersSync"/>.</summary>
+    public RingBuffer<MoveQueueMessage> MessageQueue => _msgQueue;
+
+    /// <summary>Details of the most recent error (null if none occurred).</summary>
+    public StepCompressError? LastError { get; private set; }
+
+    /// <summary>Set the stepper oid, the allowed error in ticks and the two command ids (stepcompress_fill).</summary>
+    public void Fill(uint oid, uint maxError, int queueStepMsgtag, int setNextStepDirMsgtag)
+    {
+        _oid = oid;
+        _maxError = maxError;
+        _queueStepMsgtag = queueStepMsgtag;
+        _setNextStepDirMsgtag = setNextStepDirMsgtag;
+    }
+
+    /// <summary>Invert the direction pin sense (stepcompress_set_invert_sdir).</summary>
+    public void SetInvertSdir(bool invertSdir)
+    {
+        int inv = invertSdir ? 1 : 0;
+        if (inv != _invertSdir)
+        {
+            _invertSdir = inv;
+            if (_sdir >= 0)
+                _sdir ^= 1;
+        }
+    }
+
+    /// <summary>Drop history entries that end at or before <paramref name="endClock"/> (stepcompress_history_expire).</summary>
+    public void HistoryExpire(ulong endClock)
+    {
+        while (_history.Count > 0)
+        {
+            if (_history.First.LastClock > endClock)
+                break;
+            _history.RemoveFirst();
+        }
+    }
+
+    public uint Oid => _oid;
+
+    /// <summary>Direction of the pending step, 1 or 0 (stepcompress_get_step_dir).</summary>
+    public int GetStepDir() => _nextStepDir;
+
+    /// <summary>The clock of the last step sent.</summary>
+    public ulong LastStepClock => _lastStepClock;
+
+    /// <summary>Step position after the last step sent.</summary>
+    public long LastPosition => _lastPosition;
+
+    private void CalcLastStepPrintTime()
+    {
+        double lsc = _lastStepClock;
+        _lastStepPrintTime = _mcuTimeOffset + (lsc - .5) / _mcuFreq;
+    }
+
+    /// <summary>Set the print-time-to-clock conversion (stepcompress_set_time).</summary>
+    public void SetTime(double timeOffset, double mcuFreq)
+    {
+        _mcuTimeOffset = timeOffset;
+        _mcuFreq = mcuFreq;
+        CalcLastStepPrintTime();
+    }
+
+    /****************************************************************
+     * Compression
+     ****************************************************************/
+
+    private static int IdivUp(int n, int d) => n >= 0 ? (n + d - 1) / d : n / d;
+
+    private static int IdivDown(int n, int d) => n >= 0 ? n / d : (n - d + 1) / d;
+
+    // Earliest and latest acceptable clocks (relative to the last step) for queue entry pos.
+    private Points MinMaxPoint(int pos)
+    {
+        uint lsc = (uint)_lastStepClock, point = _queue[pos] - lsc;
+        uint prevpoint = pos > _queuePos ? _queue[pos - 1] - lsc : 0;
+        uint maxError = (point - prevpoint) / 2;
+        if (maxError > _maxError)
+            maxError = _maxError;
+        return new Points { MinP = (int)(point - maxError), MaxP = (int)point };
+    }
+
+    // Find the interval/count/add sequence that covers the most pending steps.
+    private StepMove CompressBisectAdd()
+    {
+        int qlast = _queueNext;
+        if (qlast > _queuePos + 65535)
+            qlast = _queuePos + 65535;
+        Points point = MinMaxPoint(_queuePos);
+        int outerMinInterval = point.MinP, outerMaxInterval = point.MaxP;
+        int add = 0, minAdd = -0x8000, maxAdd = 0x7fff;
+        int bestInterval = 0, bestCount = 1, bestAdd = 1, bestReach = int.MinValue;
+        int zeroInterval = 0, zeroCount = 0;
+
+        for (;;)
+        {
+            // Longest valid sequence for this add
+            Points nextPoint;
+            int nextMinInterval = outerMinInterval;
+            int nextMaxInterval = outerMaxInterval, interval = nextMaxInterval;
+            int nextCount = 1;
+            for (;;)
+            {
+                nextCount++;
+                if (_queuePos + nextCount - 1 >= qlast)
+                    return new StepMove(interval, nextCount - 1, add);
+                nextPoint = MinMaxPoint(_queuePos + nextCount - 1);
+                int nextAddFactor = nextCount * (nextCount - 1) / 2;
+                int c = add * nextAddFactor;
+                if (nextMinInterval * nextCount < nextPoint.MinP - c)
+                    nextMinInterval = IdivUp(nextPoint.MinP - c, nextCount);
+                if (nextMaxInterval * nextCount > nextPoint.MaxP - c)
+                    nextMaxInterval = IdivDown(nextPoint.MaxP - c, nextCount);
+                if (nextMinInterval > nextMaxInterval)
+                    break;
+                interval = nextMaxInterval;
+            }
+
+            // Remember the best sequence so far
+            int count = nextCount - 1, addFactor = count * (count - 1) / 2;
+            int reach = add * addFactor + interval * count;
+            if (reach > bestReach || (reach == bestReach && interval > bestInterval))
+            {
+                bestInterval = interval;
+                bestCount = count;
+                bestAdd = add;
+                bestReach = reach;
+                if (add == 0)
+                {
+                    zeroInterval = interval;
+                    zeroCount = count;
+                }
+                if (count > 0x200)
+                    break; // no add can do better; avoid overflow
+            }
+
+            // Would a larger or smaller add reach the next point?
+            int nextAddFactor2 = nextCount * (nextCount - 1) / 2;
+            int nextReach = add * nextAddFactor2 + interval * nextCount;
+            if (nextReach < nextPoint.MinP)
+            {
+                minAdd = add + 1;
+                outerMaxInterval = nextMaxInterval;
+            }
+            else
+            {
+                maxAdd = add - 1;
+                outerMinInterval = nextMinInterval;
+            }
+
+            // Limit the add range by the maximum deviation of two quadratic sequences
+            if (count > 1)
+            {
+                int errDelta = (int)(_maxError * (uint)QuadraticDev / (uint)(count * count));
+                if (minAdd < add - errDelta)
+                    minAdd = add - errDelta;
+                if (maxAdd > add + errDelta)
+                    maxAdd = add + errDelta;
+            }
+
+            // Limit it further by the next point
+            int c2 = outerMaxInterval * nextCount;
+            if (minAdd * nextAddFactor2 < nextPoint.MinP - c2)
+                minAdd = IdivUp(nextPoint.MinP - c2, nextAddFactor2);
+            c2 = outerMinInterval * nextCount;
+            if (maxAdd * nextAddFactor2 > nextPoint.MaxP - c2)
+                maxAdd = IdivDown(nextPoint.MaxP - c2, nextAddFactor2);
+
+            if (minAdd > maxAdd)
+                break;
+            add = maxAdd - (maxAdd - minAdd) / 4;
+        }
+        if (zeroCount + zeroCount / 16 >= bestCount)
+            return new StepMove(zeroInterval, zeroCount, 0); // prefer add=0 when nearly as good
+        return new StepMove(bestInterval, bestCount, bestAdd);
+    }
+
+    private int Fail(in StepMove move, string detail)
+    {
+        string text = string.Create(CultureInfo.InvariantCulture,
+            $"stepcompress o={(int)_oid} i={(int)move.Interval} c={move.Count} a={move.Add}: {detail}");
+        LastError = new StepCompressError(_oid, move.Interval, move.Count, move.Add, text);
+        MotionLog.Error(text);
+        return ErrorRet;
+    }
+
+    // Verify that a sequence reproduces the requested step times within max_error.
+    private int CheckLine(in StepMove move)
+    {
+        if (move.Count == 0 || (move.Interval == 0 && move.Add == 0 && move.Count > 1)
+            || move.Interval >= 0x80000000)
+            return Fail(move, "Invalid sequence");
+        uint interval = move.Interval, p = 0;
+        for (ushort i = 0; i < move.Count; i++)
+        {
+            Points point = MinMaxPoint(_queuePos + i);
+            p += interval;
+            // Compared as unsigned, as in C
+            if (p < (uint)point.MinP || p > (uint)point.MaxP)
+                return Fail(move, string.Create(CultureInfo.InvariantCulture,
+                    $"Point {i + 1}: {(int)p} not in {point.MinP}:{point.MaxP}"));
+            if (interval >= 0x80000000)
+                return Fail(move, string.Create(CultureInfo.InvariantCulture,
+                    $"Point {i + 1}: interval overflow {(int)interval}"));
+            interval += (uint)(int)move.Add;
+        }
+        return 0;
+    }
+
+    /****************************************************************
+     * Message generation
+     ****************************************************************/
+
+    // Queue a queue_step command for the sequence and record it in the history.
+    private void AddMove(ulong firstClock, in StepMove move)
+    {
+        int addFactor = move.Count * (move.Count - 1) / 2;
+        uint ticks = (uint)(move.Add * addFactor) + move.Interval * (uint)(move.Count - 1);
+        ulong lastClock = firstClock + ticks;
+
+        ref MoveQueueMessage qm = ref _msgQueue.AddLast();
+        qm.Words[0] = (uint)_queueStepMsgtag;
+        qm.Words[1] = _oid;
+        qm.Words[2] = move.Interval;
+        qm.Words[3] = move.Count;
+        qm.Words[4] = (uint)(int)move.Add;
+        qm.Length = 5;
+        qm.MinClock = qm.ReqClock = _lastStepClock;
+        if (move.Count == 1 && firstClock >= _lastStepClock + ClockDiffMax)
+            qm.ReqClock = firstClock;
+        _lastStepClock = lastClock;
+
+        ref HistorySteps hs = ref _history.AddLast();
+        hs.FirstClock = firstClock;
+        hs.LastClock = lastClock;
+        hs.StartPosition = _lastPosition;
+        hs.Interval = (int)move.Interval;
+        hs.Add = move.Add;
+        hs.StepCount = _sdir != 0 ? move.Count : -move.Count;
+        _lastPosition += hs.StepCount;
+    }
+
+    // Compress and send pending steps until the last step reaches moveClock.
+    private int QueueFlush(ulong moveClock)
+    {
+        if (_queuePos >= _queueNext)
+            return 0;
+        while (_lastStepClock < moveClock)
+        {
+            StepMove move = CompressBisectAdd();
+            int ret = CheckLine(move);
+            if (ret != 0)
+                return ret;
+
+            AddMove(_lastStepClock + move.Interval, move);
+
+            if (_queuePos + move.Count >= _queueNext)
+            {
+                _queuePos = _queueNext = 0;
+                break;
+            }
+            _queuePos += move.Count;
+        }
+        CalcLastStepPrintTime();
+        return 0;
+    }
+
+    // A single step far beyond the last one gets its own queue_step.
+    private int FlushFar(ulong absStepClock)
+    {
+        var move = new StepMove { Interval = (uint)(absStepClock - _lastStepClock), Count = 1, Add = 0 };
+        AddMove(absStepClock, move);
+        CalcLastStepPrintTime();
+        return 0;
+    }
+
+    private int SetNextStepDir(int sdir)
+    {
+        if (_sdir == sdir)
+            return 0;
+        int ret = QueueFlush(ulong.MaxValue);
+        if (ret != 0)
+            return ret;
+        _sdir = sdir;
+        ref MoveQueueMessage qm = ref _msgQueue.AddLast();
+        qm.Words[0] = (uint)_setNextStepDirMsgtag;
+        qm.Words[1] = _oid;
+        qm.Words[2] = (uint)(sdir ^ _invertSdir);
+        qm.Length = 3;
+        qm.MinClock = 0;
+        qm.ReqClock = _lastStepClock;
+        return 0;
+    }
+
+    private int QueueAppendFar()
+    {
+        ulong stepClock = _nextStepClock;
+        _nextStepClock = 0;
+        int ret = QueueFlush(stepClock - ClockDiffMax + 1);
+        if (ret != 0)
+            return ret;
+        if (stepClock >= _lastStepClock + ClockDiffMax)
+            return FlushFar(stepClock);
+        if (_queueNext >= _queue.Length)
+            MakeRoom(); // upstream assumes room here; growing keeps its behaviour
+        _queue[_queueNext++] = (uint)stepClock;
+        return 0;
+    }
+
+    // Shuffle the queue to the front, or grow it, exactly as upstream does.
+    private void MakeRoom()
+    {
+        int inUse = _queueNext - _queuePos;
+        if (_queuePos > 0)
+        {
+            Array.Copy(_queue, _queuePos, _queue, 0, inUse);
+        }
+        else
+        {
+            int alloc = _queue.Length;
+            if (alloc == 0)
+                alloc = QueueStartSize;
+            while (inUse >= alloc)
+                alloc *= 2;
+            Array.Resize(ref _queue, alloc);
+        }
+        _queuePos = 0;
+        _queueNext = inUse;
+    }
+
+    private int QueueAppendExtend()
+    {
+        if (_queueNext - _queuePos > 65535 + 2000)
+        {
+            // Keeping more than 64K steps buffered is pointless: flush the oldest
+            uint flush = _queue[_queueNext - 65535] - (uint)_lastStepClock;
+            int ret = QueueFlush(_lastStepClock + flush);
+            if (ret != 0)
+                return ret;
+        }
+        if (_queueNext >= _queue.Length)
+            MakeRoom();
+        _queue[_queueNext++] = (uint)_nextStepClock;
+        _nextStepClock = 0;
+        return 0;
+    }
+
+    // Move the pending step into the queue (flushing if needed).
+    private int QueueAppend()
+    {
+        if (_nextStepDir != _sdir)
+        {
+            int ret = SetNextStepDir(_nextStepDir);
+            if (ret != 0)
+                return ret;
+        }
+        if (_nextStepClock >= _lastStepClock + ClockDiffMax)
+            return QueueAppendFar();
+        if (_queueNext >= _queue.Length)
+            return QueueAppendExtend();
+        _queue[_queueNext++] = (uint)_nextStepClock;
+        _nextStepClock = 0;
+        return 0;
+    }
+
+    // C's (uint64_t) cast of a double as GCC emits it on x86-64 (negative values wrap).
+    private static ulong DoubleToUInt64(double d)
+    {
+        const double Two63 = 9223372036854775808.0;
+        if (d >= Two63)
+            return (ulong)(long)(d - Two63) ^ 0x8000000000000000UL;
+        return (ulong)(long)d;
+    }
+
+    /// <summary>Add a step at <paramref name="printTime"/> + <paramref name="stepTime"/> in direction <paramref name="sdir"/> (stepcompress_append).</summary>
+    public int Append(int sdir, double printTime, double stepTime)
+    {
+        double offset = printTime - _lastStepPrintTime;
+        double relSc = (stepTime + offset) * _mcuFreq;
+        ulong stepClock = _lastStepClock + DoubleToUInt64(relSc);
+        if (_nextStepClock != 0)
+        {
+            if (sdir != _nextStepDir)
+            {
+                double diff = (long)(stepClock - _nextStepClock);
+                if (diff < SdsFilterTime * _mcuFreq)
+                {
+                    // Drop the pending step rather than emit step+dir+step
+                    _nextStepClock = 0;
+                    _nextStepDir = sdir;
+                    return 0;
+                }
+            }
+            int ret = QueueAppend();
+            if (ret != 0)
+                return ret;
+        }
+        _nextStepClock = stepClock;
+        _nextStepDir = sdir;
+        return 0;
+    }
+
+    /// <summary>Commit the pending step so it can no longer be rolled back (stepcompress_commit).</summary>
+    public int Commit()
+    {
+        if (_nextStepClock != 0)
+            return QueueAppend();
+        return 0;
+    }
+
+    /// <summary>Send all steps scheduled before <paramref name="moveClock"/> (stepcompress_flush).</summary>
+    public int Flush(ulong moveClock)
+    {
+        if (_nextStepClock != 0 && moveClock >= _nextStepClock)
+        {
+            int ret = QueueAppend();
+            if (ret != 0)
+                return ret;
+        }
+        return QueueFlush(moveClock);
+    }
+
+    /// <summary>Flush everything and restart at <paramref name="lastStepClock"/> with unknown direction (stepcompress_reset).</summary>
+    public int Reset(ulong lastStepClock)
+    {
+        int ret = Flush(ulong.MaxValue);
+        if (ret != 0)
+            return ret;
+        _lastStepClock = lastStepClock;
+        _sdir = -1;
+        CalcLastStepPrintTime();
+        return 0;
+    }
+
+    /// <summary>Flush, set the step position and add a history marker at <paramref name="clock"/> (stepcompress_set_last_position).</summary>
+    public int SetLastPosition(ulong clock, long lastPosition)
+    {
+        int ret = Flush(ulong.MaxValue);
+        if (ret != 0)
+            return ret;
+        _lastPosition = lastPosition;
+
+        ref HistorySteps hs = ref _history.AddLast();
+        hs.FirstClock = hs.LastClock = clock;
+        hs.StartPosition = lastPosition;
+        return 0;
+    }
+
+    /// <summary>Step position at a past <paramref name="clock"/>, from the history (stepcompress_find_past_position).</summary>
+    public long FindPastPosition(ulong clock)
+    {
+        long lastPosition = _lastPosition;
+        for (int idx = _history.Count - 1; idx >= 0; idx--)
+        {
+            ref HistorySteps hs = ref _history[idx];
+            if (clock < hs.FirstClock)
+            {
+                lastPosition = hs.StartPosition;
+                continue;
+            }
+            if (clock >= hs.LastClock)
+                return hs.StartPosition + hs.StepCount;
+            int interval = hs.Interval, add = hs.Add;
+            int ticks = (int)(clock - hs.FirstClock) + interval, offset;
+            if (add == 0)
+            {
+                offset = ticks / interval;
+            }
+            else
+            {
+                // Solve add*n*(n-1)/2 + interval*n = ticks for n
+                double a = .5 * add, b = interval - .5 * add, c = -ticks;
+                offset = (int)((Math.Sqrt(b * b - 4 * a * c) - b) / (2.0 * a));
+            }
+            if (hs.StepCount < 0)
+                return hs.StartPosition - offset;
+            return hs.StartPosition + offset;
+        }
+        return lastPosition;
+    }
+
+    /// <summary>
+    /// Copy history entries overlapping [<paramref name="startClock"/>, <paramref name="endClock"/>)
+    /// into <paramref name="dest"/>, newest first; returns the count (stepcompress_extract_old).
+    /// </summary>
+    public int ExtractOld(Span<PullHistorySteps> dest, ulong startClock, ulong endClock)
+    {
+        int res = 0, max = dest.Length;
+        for (int idx = _history.Count - 1; idx >= 0; idx--)
+        {
+            ref HistorySteps hs = ref _history[idx];
+            if (startClock >= hs.LastClock || res >= max)
+                break;
+            if (endClock <= hs.FirstClock)
+                continue;
+            ref PullHistorySteps p = ref dest[res];
+            p.FirstClock = hs.FirstClock;
+            p.LastClock = hs.LastClock;
+            p.StartPosition = hs.StartPosition;
+            p.StepCount = hs.StepCount;
+            p.Interval = hs.Interval;
+            p.Add = hs.Add;
+            res++;
+        }
+        return res;
+    }
+}
