@@ -188,6 +188,28 @@ public sealed class ConfigWrapper
         return c;
     }
 
+    /// <summary>
+    /// Choice whose absence is allowed (upstream getchoice with None among the choices and
+    /// default None): null when the option is not set; the default is not tracked.
+    /// </summary>
+    public string? GetChoiceOrNull(string option, IReadOnlyList<string> choices, bool noteValid = true)
+    {
+        string? c = GetOrNull(option, noteValid);
+        if (c != null && !choices.Contains(c))
+            throw Error($"Choice '{c}' for option '{option}' in section '{Name}' is not a valid choice");
+        return c;
+    }
+
+    /// <summary>Mapped choice whose absence is allowed: <paramref name="missing"/> when the option is not set.</summary>
+    public T GetChoiceOrDefault<T>(string option, IReadOnlyDictionary<string, T> choices, T missing, bool noteValid = true)
+    {
+        string? c = GetOrNull(option, noteValid);
+        if (c == null) return missing;
+        if (!choices.TryGetValue(c, out var res))
+            throw Error($"Choice '{c}' for option '{option}' in section '{Name}' is not a valid choice");
+        return res;
+    }
+
     /// <summary>Integer-keyed choice (upstream parses the option with getint when choice keys are ints).</summary>
     public T GetChoice<T>(string option, IReadOnlyDictionary<int, T> choices, int? @default = null, bool noteValid = true)
     {

@@ -160,6 +160,22 @@ public class ConfigWrapperTests
     }
 
     [Fact]
+    public void GetChoiceWithNoneAllowed()
+    {
+        var root = Wrap("[s]\nmode = OD\nbad = x\n");
+        var c = root.GetSection("s");
+        Assert.Null(c.GetChoiceOrNull("missing", ["arduino"]));
+        Assert.Equal("OD", c.GetChoiceOrNull("mode", ["5V", "OD"]));
+        Assert.Equal("Choice 'x' for option 'bad' in section 's' is not a valid choice", Err(() => c.GetChoiceOrNull("bad", ["5V"])));
+        var modes = new Dictionary<string, int> { ["5V"] = 1, ["OD"] = 2 };
+        Assert.Equal(0, c.GetChoiceOrDefault("missing", modes, 0));
+        Assert.Equal(2, c.GetChoiceOrDefault("mode", modes, 0));
+        // Upstream's default None is not recorded as a read value.
+        Assert.Equal([("s", "mode"), ("s", "bad")], root.AccessTracking.Items.Select(kv => kv.Key));
+        Assert.DoesNotContain(root.AccessTracking.Items, kv => kv.Key.Option == "missing");
+    }
+
+    [Fact]
     public void GetLists()
     {
         var c = Section("a = x, y ,,z\nb = 1,2, 3\nf = 1.5; 2\nempty =\npts:\n  1, 2\n\n  3,4\npins = ar1=PA1, ar2 = PA2\nbadint = 1,x");
