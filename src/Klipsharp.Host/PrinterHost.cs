@@ -36,7 +36,7 @@ public static class PrinterHost
     /// <summary>Loads pins, MCUs, every config section's module and the toolhead, then checks for unused options.</summary>
     public static void ReadConfig(Printer printer)
     {
-        var pconfig = new PrinterConfig();
+        var pconfig = new PrinterConfig(printer);
         printer.AddObject("configfile", pconfig);
         var config = pconfig.ReadMainConfig(printer.StartArgs.ConfigFile);
         config.Owner = printer;
@@ -45,7 +45,7 @@ public static class PrinterHost
         foreach (var section in config.GetPrefixSections(""))
             printer.TryLoadObject(config, section.Name);
         ToolHead.AddPrinterObjects(config);
-        pconfig.CheckUnusedOptions(config);
+        pconfig.CheckUnusedOptions(config, printer.LookupObjects().Select(o => o.Name).ToList());
     }
 
     private static void Connect(Printer printer)

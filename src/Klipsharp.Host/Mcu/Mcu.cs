@@ -54,7 +54,7 @@ public sealed class Mcu : IPinChip
         }
         RestartMethod = "command";
         if (Baud != 0)
-            RestartMethod = config.GetChoice("restart_method", new[] { "arduino", "cheetah", "command", "rpi_usb" }, "__none__") is var m && m == "__none__" ? null : m;
+            RestartMethod = config.GetChoiceOrNull("restart_method", new[] { "arduino", "cheetah", "command", "rpi_usb" });
         _printer.LookupObject<PrinterPins>("pins").RegisterChip(Name, this);
         _printer.RegisterEventHandler("klippy:mcu_identify", Identify);
         _printer.RegisterEventHandler("klippy:connect", Connect);
