@@ -34,16 +34,10 @@ public sealed class FileMcuSerial : IMcuSerial, IMoveQueueSink
     public void SendBatch(ReadOnlySpan<MoveQueueMessage> batch)
     {
         foreach (ref readonly var msg in batch)
-            _writer.Add(EncodeWords(msg.Data));
-    }
-
-    /// <summary>VLQ-encodes a message given as words (msgtag first), as step compression produces them.</summary>
-    private ReadOnlySpan<byte> EncodeWords(ReadOnlySpan<uint> words)
-    {
-        int len = 0;
-        foreach (uint w in words)
-            len += Vlq.EncodeUInt32(_encodeBuffer.AsSpan(len), w);
-        return _encodeBuffer.AsSpan(0, len);
+        {
+            int len = MessageFormat.EncodeWords(_encodeBuffer, msg.Data);
+            _writer.Add(_encodeBuffer.AsSpan(0, len));
+        }
     }
 
     public void Disconnect()
