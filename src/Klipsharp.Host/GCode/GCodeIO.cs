@@ -1,0 +1,216 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Klipsharp.Host.GCode;
+
+/// <summary>
+/// Reads G-code from the input (the batch -i file, or a live stream such as a pseudo
+/// terminal) and feeds it to the dispatcher (upstream gcode.GCodeIO, object "gcode_io").
+/// Input is read in 4096-byte blocks as upstream does; an M112 in a short block is
+/// acted on before the queued commands.
+/// </summary>
+public sealed partial class GCodeIO
+{
+    private const int ReadSize = 4096;
+    private const int InputLogSize = 50;
+
+    private readonly Printer _printer;
+    private readonly GCodeDispatch _gcode;
+    private readonly GCodeMutex _gcodeMutex;
+    private readonly Reactor _reactor;
+    private readonly bool _isFileinput;
+    private Stream? _input;
+    private Stream? _output;
+    private bool _isPrinterReady;
+    private bool _isProcessingData;
+    private bool _pipeIsActive = true;
+    private ReactorTimer? _fdHandle;
+    private string _partialInput = "";
+    private List<string> _pendingCommands = new();
+    private readonly Queue<(double Eventtime, string Data)> _inputLog = new();
+
+    public GCodeIO(Printer printer)
+    {
+        _printer = printer;
+        _gcode = printer.LookupObject<GCodeDispatch>("gcode");
+        _gcodeMutex = _gcode.GetMutex();
+        _reactor = printer.Reactor;
+        _isFileinput = printer.StartArgs.DebugInput is not null;
+        if (_isFileinput)
+            _input = File.OpenRead(printer.StartArgs.DebugInput!);
+        printer.RegisterEventHandler("klippy:ready", HandleReady);
+        printer.RegisterEventHandler("klippy:shutdown", HandleShutdown);
+        printer.RegisterEventHandler<string, Dictionary<string, object?>>("klippy:analyze_shutdown", HandleAnalyzeShutdown);
+    }
+
+    /// <summary>Bytes of G-code read so far.</summary>
+    public long BytesRead { get; private set; }
+
+    /// <summary>Connects a live G-code stream (e.g. a pseudo terminal); responses are written back to <paramref name="output"/>.</summary>
+    public void AttachStream(Stream input, Stream? output)
+    {
+        _input = input;
+        _output = output;
+        _gcode.RegisterOutputHandler(RespondRaw);
+        RegisterFd();
+    }
+
+    private void RegisterFd()
+    {
+        _fdHandle ??= _reactor.RegisterTimer(FdReady, Reactor.Now);
+    }
+
+    private void UnregisterFd()
+    {
+        if (_fdHandle is null)
+            return;
+        _reactor.UnregisterTimer(_fdHandle);
+        _fdHandle = null;
+    }
+
+    // A file is always readable, so its reader runs on every reactor pass until unregistered.
+    private double FdReady(double eventtime)
+    {
+        ProcessData(eventtime);
+        return _fdHandle is null ? Reactor.Never : Reactor.Now;
+    }
+
+    private void HandleReady()
+    {
+        _isPrinterReady = true;
+        if (_isFileinput && _fdHandle is null)
+            RegisterFd();
+    }
+
+    private void HandleAnalyzeShutdown(string msg, Dictionary<string, object?> details)
+    {
+        var sb = new StringBuilder();
+        sb.Append($"Dumping gcode input {_inputLog.Count} blocks");
+        foreach (var (eventtime, data) in _inputLog)
+            sb.Append('\n').Append(PyPercent.Format("Read %f: %s", eventtime, Configuration.PyFormat.Repr(data)));
+        _printer.Log?.Invoke(sb.ToString());
+    }
+
+    private void HandleShutdown()
+    {
+        if (!_isPrinterReady)
+            return;
+        _isPrinterReady = false;
+        if (_isFileinput)
+            _printer.RequestExit("error_exit");
+    }
+
+    private void DoDebuginputExit()
+    {
+        while (!_printer.SendEventCollect<bool>("gcode:debuginput_exit").All(r => r))
+            _reactor.Pause(_reactor.Monotonic() + 0.010);
+        _gcode.RequestRestart("exit");
+    }
+
+    [GeneratedRegex(@"^(?:[nN][0-9]+)?\s*[mM]112(?:\s|$)")]
+    private static partial Regex M112Regex();
+
+    private string? ReadBlock()
+    {
+        var buf = new byte[ReadSize];
+        int n;
+        try
+        {
+            n = _input!.Read(buf, 0, buf.Length);
+        }
+        catch (IOException e)
+        {
+            _printer.Log?.Invoke($"Read g-code\n{e}");
+            return null;
+        }
+        try
+        {
+            // Each block is decoded on its own, as upstream does
+            return new UTF8Encoding(false, true).GetString(buf, 0, n);
+        }
+        catch (DecoderFallbackException e)
+        {
+            _printer.Log?.Invoke($"Read g-code\n{e}");
+            return null;
+        }
+    }
+
+    private void ProcessData(double eventtime)
+    {
+        string? data = ReadBlock();
+        if (data is null)
+            return;
+        _inputLog.Enqueue((eventtime, data));
+        while (_inputLog.Count > InputLogSize)
+            _inputLog.Dequeue();
+        BytesRead += data.Length;
+        var lines = data.Split('\n').ToList();
+        lines[0] = _partialInput + lines[0];
+        _partialInput = lines[^1];
+        lines.RemoveAt(lines.Count - 1);
+        var pendingCommands = _pendingCommands;
+        pendingCommands.AddRange(lines);
+        _pipeIsActive = true;
+        // End of a batch input file
+        if (data.Length == 0 && _isFileinput)
+        {
+            UnregisterFd();
+            if (!_isProcessingData)
+                DoDebuginputExit();
+            return;
+        }
+        if (pendingCommands.Count < 20)
+        {
+            // M112 is acted on ahead of the queue
+            foreach (var line in lines)
+                if (M112Regex().IsMatch(line))
+                    _gcode.CmdM112(null);
+        }
+        if (_isProcessingData)
+        {
+            if (pendingCommands.Count >= 20)
+                UnregisterFd(); // stop reading until the backlog is processed
+            return;
+        }
+        _isProcessingData = true;
+        while (pendingCommands.Count > 0)
+        {
+            _pendingCommands = new List<string>();
+            using (_gcodeMutex.Lock())
+                _gcode.ProcessCommands(pendingCommands);
+            pendingCommands = _pendingCommands;
+        }
+        _isProcessingData = false;
+        if (_fdHandle is null && (_input is not null) && !(_isFileinput && data.Length == 0))
+            RegisterFd();
+    }
+
+    private void RespondRaw(string msg)
+    {
+        if (!_pipeIsActive || _output is null)
+            return;
+        try
+        {
+            var bytes = Encoding.UTF8.GetBytes(msg + "\n");
+            _output.Write(bytes, 0, bytes.Length);
+            _output.Flush();
+        }
+        catch (IOException e)
+        {
+            _printer.Log?.Invoke($"Write g-code response\n{e}");
+            _pipeIsActive = false;
+        }
+    }
+
+    public (bool IsActive, string Message) Stats(double eventtime) => (false, $"gcodein={BytesRead}");
+}
+
+public sealed partial class GCodeDispatch
+{
+    /// <summary>Creates the "gcode" and "gcode_io" objects needed before the config is read (upstream gcode.add_early_printer_objects).</summary>
+    public static void AddEarlyPrinterObjects(Printer printer)
+    {
+        printer.AddObject("gcode", new GCodeDispatch(printer));
+        printer.AddObject("gcode_io", new GCodeIO(printer));
+    }
+}
