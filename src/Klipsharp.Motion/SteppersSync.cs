@@ -96,6 +96,8 @@ public sealed class SteppersSync
     /// <summary>The emitters of this MCU, in allocation order.</summary>
     public IReadOnlyList<SyncEmitter> Emitters => _emitters;
 
+    internal List<SyncEmitter> EmitterList => _emitters;
+
     /// <summary>Add an emitter (steppersync_alloc_syncemitter).</summary>
     public SyncEmitter AllocSyncEmitter(string name, bool allocStepCompress = true)
     {
@@ -116,8 +118,8 @@ public sealed class SteppersSync
     {
         _estFreq = mcuFreq;
         _convTime = timeOffset;
-        foreach (SyncEmitter se in _emitters)
-            se.StepCompress?.SetTime(timeOffset, mcuFreq);
+        for (int i = 0; i < _emitters.Count; i++)
+            _emitters[i].StepCompress?.SetTime(timeOffset, mcuFreq);
     }
 
     /// <summary>Nearest clock to <paramref name="time"/> (upstream's clock_from_time).</summary>
@@ -226,10 +228,13 @@ public sealed class SteppersSyncManager
     public SyncEmitter? GenSteps(double flushTime, double genStepsTime, double clearHistoryTime)
     {
         // Bring trapq sentinels up to date before step generation reads them
-        foreach (SteppersSync ss in _syncs)
+        List<SteppersSync> syncs = _syncs;
+        for (int i = 0; i < syncs.Count; i++)
         {
-            foreach (SyncEmitter se in ss.Emitters)
+            List<SyncEmitter> ses = syncs[i].EmitterList;
+            for (int j = 0; j < ses.Count; j++)
             {
+                SyncEmitter se = ses[j];
                 if (se.StepCompress is null || se.StepperKinematics is null)
                     continue;
                 se.StepperKinematics.TrapQ?.CheckSentinels();
@@ -237,12 +242,15 @@ public sealed class SteppersSyncManager
         }
         // Upstream generates on one thread per emitter; emitters are independent, so
         // running them in order gives the same results.
-        foreach (SteppersSync ss in _syncs)
+        for (int i = 0; i < syncs.Count; i++)
         {
+            SteppersSync ss = syncs[i];
             ulong flushClock = ss.ClockFromTime(flushTime);
             ulong clearClock = ss.ClockFromTime(clearHistoryTime);
-            foreach (SyncEmitter se in ss.Emitters)
+            List<SyncEmitter> ses = ss.EmitterList;
+            for (int j = 0; j < ses.Count; j++)
             {
+                SyncEmitter se = ses[j];
                 int ret = se.GenerateSteps(genStepsTime, flushClock, clearClock);
                 se.LastGenResult = ret;
                 if (ret != 0)
@@ -251,12 +259,14 @@ public sealed class SteppersSyncManager
         }
         // Flush each MCU in order; after a failure no further MCU is flushed, as upstream.
         SyncEmitter? failed = null;
-        foreach (SteppersSync ss in _syncs)
+        for (int i = 0; i < syncs.Count; i++)
         {
-            foreach (SyncEmitter se in ss.Emitters)
+            SteppersSync ss = syncs[i];
+            List<SyncEmitter> ses = ss.EmitterList;
+            for (int j = 0; j < ses.Count; j++)
             {
-                if (se.LastGenResult != 0)
-                    failed = se;
+                if (ses[j].LastGenResult != 0)
+                    failed = ses[j];
             }
             if (failed is not null)
                 continue;

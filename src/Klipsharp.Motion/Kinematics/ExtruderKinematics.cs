@@ -11,6 +11,7 @@ public sealed class ExtruderStepperKinematics : StepperKinematics
     // Pressure advance values in force from a print time on (oldest first).
     private readonly List<PaParams> _paList = new();
     private double _halfSmoothTime, _invHalfSmoothTime2;
+    private Move? _padMove;
 
     private struct PaParams
     {
@@ -82,7 +83,17 @@ public sealed class ExtruderStepperKinematics : StepperKinematics
         Move prev = m;
         while (start < 0.0)
         {
-            prev = prev.Prev!;
+            Move? p = prev.Prev;
+            if (p is null)
+            {
+                // Walked past the head sentinel. Upstream reads unrelated memory here
+                // (klippy's flush timing never lets it happen); hold the position instead.
+                p = _padMove ??= new Move();
+                p.PrintTime = prev.PrintTime + start;
+                p.MoveT = -start;
+                p.StartPos = (prev.Next ?? prev).StartPos; // the first real move's start
+            }
+            prev = p;
             start += prev.MoveT;
             double @base = prev.StartPos.X - startBase;
             res += PaMoveIntegrate(prev, @base, start, prev.MoveT, start);

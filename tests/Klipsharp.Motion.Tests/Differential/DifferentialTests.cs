@@ -67,11 +67,14 @@ public class DifferentialTests
             string basePath = f[..^4];
             try
             {
-                Compare(ReadExpected(basePath), ScenarioRunner.Run(File.ReadAllText(f)), Path.GetFileName(f));
+                string actual = ScenarioRunner.Run(File.ReadAllText(f));
+                if (Environment.GetEnvironmentVariable("KLIPSHARP_MOTION_DIFF_DUMP") == "1")
+                    File.WriteAllText(basePath + ".actual", actual);
+                Compare(ReadExpected(basePath), actual, Path.GetFileName(f));
             }
             catch (Exception ex)
             {
-                failures.Add(ex.Message);
+                failures.Add(ex is Xunit.Sdk.XunitException ? ex.Message : $"{Path.GetFileName(f)}: {ex}");
             }
         }
         Assert.True(failures.Count == 0, string.Join("\n\n", failures.Take(5)) + $"\n({failures.Count} failing)");

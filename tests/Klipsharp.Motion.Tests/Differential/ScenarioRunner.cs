@@ -19,13 +19,16 @@ internal sealed class ScenarioRunner
     private readonly StringBuilder _out = new();
     private readonly List<string> _errors = new();
 
-    // Errors are printed sorted, as harness.c does (its threads log in any order).
-    private void PrintErrors()
+    // Errors are printed sorted, as harness.c does (its threads log in any order);
+    // a scenario ends at its first error, as klippy shuts down there.
+    private bool PrintErrors()
     {
         _errors.Sort(StringComparer.Ordinal);
         foreach (string e in _errors)
             _out.Append("error ").Append(e).Append('\n');
+        bool any = _errors.Count != 0;
         _errors.Clear();
+        return any;
     }
 
     private sealed class Sink : IMoveQueueSink
@@ -60,10 +63,24 @@ internal sealed class ScenarioRunner
         MotionLog.ErrorHandler = r._errors.Add;
         try
         {
+            int lineNo = 0;
             foreach (string raw in script.Split('\n'))
             {
-                r.Exec(raw);
-                r.PrintErrors();
+                lineNo++;
+                try
+                {
+                    r.Exec(raw);
+                }
+                catch (Exception ex)
+                {
+                    r._out.Append("exception at script line ").Append(lineNo).Append(": ").Append(ex.GetType().Name).Append('\n');
+                    break;
+                }
+                if (r.PrintErrors())
+                {
+                    r._out.Append("halt\n");
+                    break;
+                }
             }
         }
         finally
@@ -185,7 +202,6 @@ internal sealed class ScenarioRunner
                 foreach (KeyValuePair<int, SyncEmitter> kv in _ses)
                     if (f is not null && kv.Value == f)
                         fid = kv.Key;
-                PrintErrors();
                 _out.Append("gen ").Append(fid).Append('\n');
                 break;
             }

@@ -54,7 +54,9 @@ class Gen:
                 fmt(step_dist), tq)
             steppers.append(sid)
             oid += 1
-        sd = lambda: r.choice([0.0125, 0.00625, 0.01, 0.04, 0.0025, 0.1])
+        sd = lambda: r.choice([0.0125, 0.00625, 0.01, 0.04, 0.0025, 0.1, 0.001])
+        # Seconds of step generation per flush (long ones fill the 64K step queue)
+        gen_step = r.choice([0.25, 0.25, 0.25, 1.0, 2.5])
         if kind == "cart":
             for i, ax in enumerate("xyz"):
                 add_stepper(i, i % nmcu, "cart", ax, sd(), 0)
@@ -88,7 +90,9 @@ class Gen:
             smooth = r.choice([0.04, 0.02, 0.1])
             out("pa", 4, 0., fmt(r.choice([0., 0.05, 0.1])), fmt(smooth))
             kin_flush_delay = max(kin_flush_delay, smooth * .5)
-        print_time = r.uniform(0.1, 2.)
+        # (A first move just after 1s would let pressure advance smoothing read
+        # before the trapq head, which is undefined upstream.)
+        print_time = r.choice([r.uniform(0.1, 0.9), r.uniform(1.2, 3.)])
         last_sg = 0.
         last_flush = 0.
         nmoves = r.randint(10, 60)
@@ -130,12 +134,11 @@ class Gen:
             if has_extruder and r.random() < .8:
                 ratio = r.choice([0.03, 0.05, -1., 0.04])
                 can_pa = 1. if ratio > 0 and axes[2] == 0. else 0.
-                er = 1. if ratio > 0 else -1.
-                a = abs(ratio)
+                # As klippy's extruder: axes_r x is 1, velocities carry the sign
                 out("append", 1, fmt(print_time), fmt(at), fmt(ct), fmt(dt),
-                    fmt(epos), 0., 0., fmt(er), fmt(can_pa), 0.,
-                    fmt(sv * a), fmt(cv * a), fmt(accel * a))
-                epos += er * move_d * a
+                    fmt(epos), 0., 0., 1., fmt(can_pa), 0.,
+                    fmt(sv * ratio), fmt(cv * ratio), fmt(accel * ratio))
+                epos += move_d * ratio
             pos = [p + a * move_d for p, a in zip(pos, axes)]
             end_time = print_time + at + ct + dt
             start_v = ev
@@ -151,8 +154,8 @@ class Gen:
                 pause = r.choice([0.01, 0.3, 2., 60.])
                 start_v = 0.
             # Look-ahead: generate steps up to a while before the queue end
-            while last_sg + 0.25 < end_time - 0.5:
-                gen_to(last_sg + 0.25)
+            while last_sg + gen_step < end_time - 0.5:
+                gen_to(last_sg + gen_step)
             print_time = end_time + pause
             if r.random() < .05:
                 for sid in steppers:
@@ -165,7 +168,7 @@ class Gen:
             if r.random() < .04:
                 # Full stop and set_position, as homing/G92 do
                 while last_sg < print_time + kin_flush_delay:
-                    gen_to(last_sg + 0.25)
+                    gen_to(last_sg + gen_step)
                 gen_to(print_time + kin_flush_delay + 0.3)
                 pos = [r.uniform(0, 100) for i in range(3)]
                 out("tq_setpos", 0, fmt(print_time), fmt(pos[0]), fmt(pos[1]), fmt(pos[2]))
@@ -177,10 +180,11 @@ class Gen:
                     out("reset", sid, 0)
                     out("queue_msg", sid, 0, 12, sid, 0)
                     out("setlastpos", sid, int((print_time + .5) * 1000), r.randint(-1000, 1000))
-                print_time += 0.5
+                # New moves always start after the last step generation time
+                print_time = max(print_time, last_sg) + 0.5
                 start_v = 0.
         while last_sg < print_time + kin_flush_delay + 0.25:
-            gen_to(last_sg + 0.25)
+            gen_to(last_sg + gen_step)
         for sid in steppers:
             out("cmdpos", sid)
             out("extract_sc", sid, 20, 0, 18446744073709551615)

@@ -128,6 +128,9 @@ cmpstr(const void *a, const void *b)
     return strcmp(*(char**)a, *(char**)b);
 }
 
+// Klippy shuts down on a step compression error and upstream's state after one
+// is not well defined (later calls may even overrun the step queue), so a
+// scenario ends at its first error.
 static void
 print_errors(void)
 {
@@ -138,8 +141,14 @@ print_errors(void)
         printf("error %s\n", errs[i]);
         free(errs[i]);
     }
+    int had_errors = nerr;
     nerr = 0;
     pthread_mutex_unlock(&err_lock);
+    if (had_errors) {
+        printf("halt\n");
+        fflush(stdout);
+        exit(0);
+    }
 }
 
 static void
@@ -280,7 +289,6 @@ main(void)
             for (i=0; i<MAXOBJ; i++)
                 if (f && ses[i] == f)
                     fid = i;
-            print_errors();
             printf("gen %d\n", fid);
         } else if (!strcmp(cmd, "sc_append")) {
             int id, dir;
