@@ -3,6 +3,7 @@ using static Klipsharp.Motion.Tests.StepTestHelpers;
 
 namespace Klipsharp.Motion.Tests;
 
+[Collection("MotionLog")]
 public class StepCompressTests
 {
     private const double Freq = 1_000_000.0;

@@ -58,3 +58,9 @@ internal sealed class RecordingSink : IMoveQueueSink
 
     public void SendBatch(ReadOnlySpan<MoveQueueMessage> batch) => Batches.Add(batch.ToArray());
 }
+
+/// <summary>Tests that swap the process-wide <see cref="MotionLog.ErrorHandler"/> run one at a time.</summary>
+[CollectionDefinition("MotionLog")]
+public sealed class MotionLogCollection
+{
+}

@@ -7,6 +7,7 @@ namespace Klipsharp.Motion.Tests.Differential;
 /// Replays scenarios recorded with upstream's chelper code (harness.c) and requires
 /// byte-identical output from the C# motion core.
 /// </summary>
+[Collection("MotionLog")]
 public class DifferentialTests
 {
     private static string DataDir => Path.Combine(AppContext.BaseDirectory, "Differential", "Data");
