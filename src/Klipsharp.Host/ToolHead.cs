@@ -8,10 +8,20 @@ namespace Klipsharp.Host;
 
 // Suffixes: _d distance (mm), _v velocity (mm/s), _v2 velocity squared, _t time (s), _r ratio.
 
+/// <summary>The toolhead limits and extra axes a <see cref="Move"/> is planned with.</summary>
+public interface IMovePlanner
+{
+    double MaxVelocity { get; }
+    double MaxAccel { get; }
+    double JunctionDeviationValue { get; }
+    double McrPseudoAccel { get; }
+    IReadOnlyList<IExtraAxis> ExtraAxes { get; }
+}
+
 /// <summary>One requested toolhead move and its look-ahead planning state (upstream toolhead.Move).</summary>
 public sealed class Move
 {
-    public readonly ToolHead Toolhead;
+    public readonly IMovePlanner Planner;
     public readonly double[] StartPos;
     public double[] EndPos;
     public double Accel;
@@ -27,9 +37,9 @@ public sealed class Move
     public double StartV, CruiseV, EndV;
     public double AccelT, CruiseT, DecelT;
 
-    public Move(ToolHead toolhead, IReadOnlyList<double> startPos, IReadOnlyList<double> endPos, double speed)
+    public Move(IMovePlanner toolhead, IReadOnlyList<double> startPos, IReadOnlyList<double> endPos, double speed)
     {
-        Toolhead = toolhead;
+        Planner = toolhead;
         StartPos = startPos.ToArray();
         EndPos = endPos.ToArray();
         Accel = toolhead.MaxAccel;
@@ -116,7 +126,7 @@ public sealed class Move
         if (!IsKinematicMove || !prevMove.IsKinematicMove)
             return;
         // Extra axes may lower the junction speed
-        var extraAxes = Toolhead.ExtraAxes;
+        var extraAxes = Planner.ExtraAxes;
         double maxStartV2 = MaxCruiseV2;
         maxStartV2 = PyMin(maxStartV2, prevMove.MaxCruiseV2);
         maxStartV2 = PyMin(maxStartV2, prevMove.NextJunctionV2);
@@ -271,7 +281,7 @@ public sealed class LookAheadQueue
 /// The toolhead (upstream toolhead.ToolHead, printer object "toolhead"): accepts moves,
 /// plans them with look-ahead, tracks print time, and queues them on the trapq.
 /// </summary>
-public sealed partial class ToolHead : IHomingToolhead, IMoveTransform, Extras.IStatusProvider, Extras.IStatsProvider
+public sealed partial class ToolHead : IMovePlanner, IHomingToolhead, IMoveTransform, Extras.IStatusProvider, Extras.IStatsProvider
 {
     public const double BufferTimeHigh = 1.0;
     public const double BufferTimeStart = 0.250;
@@ -340,7 +350,7 @@ public sealed partial class ToolHead : IHomingToolhead, IMoveTransform, Extras.I
     /// <summary>"NeedPrime", "Priming" or "" (main state).</summary>
     public string SpecialQueuingState => _specialQueuingState;
 
-    internal IReadOnlyList<IExtraAxis> ExtraAxes => _extraAxes;
+    public IReadOnlyList<IExtraAxis> ExtraAxes => _extraAxes;
 
     internal LookAheadQueue Lookahead => _lookahead;
 

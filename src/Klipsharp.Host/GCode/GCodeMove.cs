@@ -182,7 +182,7 @@ public sealed class GCodeMove : IStatusProvider
 
     // ---- movement commands
 
-    private void CmdG1(GCodeCommand gcmd)
+    public void CmdG1(GCodeCommand gcmd)
     {
         var parameters = gcmd.GetCommandParameters();
         foreach (var (axis, pos) in _axisMap)

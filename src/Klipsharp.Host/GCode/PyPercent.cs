@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Text;
 using Klipsharp.Host.Configuration;
 
@@ -126,14 +127,53 @@ public static class PyPercent
         _ => Convert.ToDouble(arg, CultureInfo.InvariantCulture),
     };
 
-    /// <summary>Python "%.Nf".</summary>
+    /// <summary>Python "%.Nf": the exact binary value rounded half-to-even.</summary>
     public static string FormatFixed(double v, int precision)
     {
         if (double.IsNaN(v))
             return "nan";
         if (double.IsInfinity(v))
             return v > 0 ? "inf" : "-inf";
-        return v.ToString("F" + precision.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        bool neg = double.IsNegative(v);
+        long bits = BitConverter.DoubleToInt64Bits(v);
+        int exp = (int)((bits >> 52) & 0x7FF);
+        long frac = bits & 0xFFFFFFFFFFFFFL;
+        BigInteger mant;
+        int e2;
+        if (exp == 0)
+        {
+            mant = frac;
+            e2 = -1074;
+        }
+        else
+        {
+            mant = frac | (1L << 52);
+            e2 = exp - 1075;
+        }
+        BigInteger scaled;
+        var pow10 = BigInteger.Pow(10, precision);
+        if (e2 >= 0)
+        {
+            scaled = (mant << e2) * pow10;
+        }
+        else
+        {
+            var num = mant * pow10;
+            var den = BigInteger.One << -e2;
+            scaled = BigInteger.DivRem(num, den, out var rem);
+            var twice = rem * 2;
+            int cmp = twice.CompareTo(den);
+            if (cmp > 0 || (cmp == 0 && !scaled.IsEven))
+                scaled += 1;
+        }
+        string digits = scaled.ToString(CultureInfo.InvariantCulture);
+        if (precision > 0)
+        {
+            if (digits.Length <= precision)
+                digits = new string('0', precision - digits.Length + 1) + digits;
+            digits = digits[..^precision] + "." + digits[^precision..];
+        }
+        return neg ? "-" + digits : digits;
     }
 
     private static string FormatExp(double v, int precision)
