@@ -309,10 +309,8 @@ public sealed class GenericPrinterRail
         Name = config.Name;
         _endstopPin = config.Get("endstop_pin");
         _queryEndstops = _printer.TryLoadObject(config, "query_endstops") as IEndstopRegistry;
-        var mcuEndstop = LookupEndstop(_endstopPin, Name);
-        if (mcuEndstop is IPositionEndstop pe)
-            PositionEndstop = pe.GetPositionEndstop();
-        else if (defaultPositionEndstop is null)
+        LookupEndstop(_endstopPin, Name);
+        if (defaultPositionEndstop is null)
             PositionEndstop = config.GetFloat("position_endstop");
         else
             PositionEndstop = config.GetFloat("position_endstop", defaultPositionEndstop);
@@ -435,12 +433,6 @@ public sealed class GenericPrinterRail
         foreach (var s in _steppers)
             s.SetPosition(coord);
     }
-}
-
-/// <summary>An endstop that knows its own trigger position (e.g. a probe used as virtual endstop).</summary>
-public interface IPositionEndstop
-{
-    double GetPositionEndstop();
 }
 
 /// <summary>Rail construction and step distance parsing (upstream stepper.py module functions).</summary>

@@ -31,7 +31,6 @@ public sealed class Mcu : IPinChip
     private int _reservedMoveSlots;
     private double _mcuFreq;
     private McuCommand? _emergencyStopCmd;
-    private bool _isShutdown;
 
     public Mcu(ConfigWrapper config, ClockSync clockSync)
     {
@@ -74,6 +73,9 @@ public sealed class Mcu : IPinChip
     public bool IsFileOutput => _printer.IsFileOutput;
 
     public bool IsConfigFinalized { get; private set; }
+
+    /// <summary>True once the MCU reported that it shut down (no emergency_stop is sent then).</summary>
+    public bool IsShutdown { get; internal set; }
 
     public IMcuSerial Serial => _serial ?? throw new McuError($"MCU '{Name}' is not connected");
 
@@ -185,7 +187,7 @@ public sealed class Mcu : IPinChip
 
     private void OnShutdown()
     {
-        if (_emergencyStopCmd is null || _isShutdown)
+        if (_emergencyStopCmd is null || IsShutdown)
             return;
         _emergencyStopCmd.Send();
     }
