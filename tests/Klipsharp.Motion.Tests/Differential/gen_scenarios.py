@@ -146,8 +146,20 @@ class Gen:
                 pwm_clock += r.randint(1000, 1000000)
                 out("queue_msg", 9, pwm_clock, 20, 9, pwm_clock, r.randint(0, 255))
             if r.random() < .1 and has_extruder and smooth:
-                # Change pressure advance for upcoming moves
-                out("pa", 4, fmt(end_time), fmt(r.choice([0., 0.02, 0.08, 0.2])), fmt(smooth))
+                # Change pressure advance for upcoming moves (same smooth time)
+                out("pa", 4, fmt(end_time), fmt(r.choice([0.02, 0.08, 0.2])), fmt(smooth))
+            if r.random() < .05 and has_extruder:
+                # SET_PRESSURE_ADVANCE with a new smooth time: klippy flushes all
+                # step generation first, then sets it with print_time 0
+                while last_sg < end_time + kin_flush_delay:
+                    gen_to(last_sg + gen_step)
+                pa_val = r.choice([0., 0.03, 0.1])
+                smooth = r.choice([0.01, 0.04, 0.2]) if pa_val else 0.
+                out("pa", 4, 0.0, fmt(pa_val), fmt(smooth))
+                kin_flush_delay = max(0.001, smooth * .5)
+                # A larger window must not reach before the trapq head (undefined
+                # upstream): resume after the next move's 1s null-move lead-in
+                end_time = last_sg + 1.5
             # Sometimes pause (dwell), occasionally for a long time
             pause = 0.
             if r.random() < .15:
