@@ -10,6 +10,28 @@ public struct PullHistorySteps
     public int StepCount, Interval, Add;
 }
 
+/// <summary>
+/// Double-to-integer casts as upstream's C code gets them from GCC on x86-64
+/// (cvttsd2si): out-of-range values and NaN give the "integer indefinite" value
+/// where .NET would saturate.
+/// </summary>
+internal static class CConv
+{
+    private const double Two63 = 9223372036854775808.0;
+
+    /// <summary>C's (int64_t) cast.</summary>
+    public static long ToInt64(double d) =>
+        d >= -Two63 && d < Two63 ? (long)d : long.MinValue;
+
+    /// <summary>C's (int32_t) cast.</summary>
+    public static int ToInt32(double d) =>
+        d > -2147483649.0 && d < 2147483648.0 ? (int)d : int.MinValue;
+
+    /// <summary>C's (uint64_t) cast: values below 2^63 go through int64 (negatives wrap).</summary>
+    public static ulong ToUInt64(double d) =>
+        d >= Two63 ? (ulong)ToInt64(d - Two63) ^ 0x8000000000000000UL : (ulong)ToInt64(d);
+}
+
 /// <summary>Where the motion core reports errors (upstream's errorf, which klippy routes to its log).</summary>
 public static class MotionLog
 {
@@ -486,21 +508,12 @@ public sealed class StepCompress
         return 0;
     }
 
-    // C's (uint64_t) cast of a double as GCC emits it on x86-64 (negative values wrap).
-    private static ulong DoubleToUInt64(double d)
-    {
-        const double Two63 = 9223372036854775808.0;
-        if (d >= Two63)
-            return (ulong)(long)(d - Two63) ^ 0x8000000000000000UL;
-        return (ulong)(long)d;
-    }
-
     /// <summary>Add a step at <paramref name="printTime"/> + <paramref name="stepTime"/> in direction <paramref name="sdir"/> (stepcompress_append).</summary>
     public int Append(int sdir, double printTime, double stepTime)
     {
         double offset = printTime - _lastStepPrintTime;
         double relSc = (stepTime + offset) * _mcuFreq;
-        ulong stepClock = _lastStepClock + DoubleToUInt64(relSc);
+        ulong stepClock = _lastStepClock + CConv.ToUInt64(relSc);
         if (_nextStepClock != 0)
         {
             if (sdir != _nextStepDir)
@@ -593,7 +606,7 @@ public sealed class StepCompress
             {
                 // Solve add*n*(n-1)/2 + interval*n = ticks for n
                 double a = .5 * add, b = interval - .5 * add, c = -ticks;
-                offset = (int)((Math.Sqrt(b * b - 4 * a * c) - b) / (2.0 * a));
+                offset = CConv.ToInt32((Math.Sqrt(b * b - 4 * a * c) - b) / (2.0 * a));
             }
             if (hs.StepCount < 0)
                 return hs.StartPosition - offset;

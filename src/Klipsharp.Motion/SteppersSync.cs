@@ -123,7 +123,7 @@ public sealed class SteppersSync
     }
 
     /// <summary>Nearest clock to <paramref name="time"/> (upstream's clock_from_time).</summary>
-    public ulong ClockFromTime(double time) => (ulong)(long)((time - _convTime) * _estFreq + .5);
+    public ulong ClockFromTime(double time) => (ulong)CConv.ToInt64((time - _convTime) * _estFreq + .5);
 
     // Replace the heap's minimum with reqClock and sift it down.
     private void HeapReplace(ulong reqClock)
