@@ -29,7 +29,7 @@ public sealed partial class SimulatedMcu : IDisposable
     private readonly object _sync = new();
     private readonly CommandTable _table = new();
     private readonly Scheduler _sched = new();
-    private readonly ConcurrentQueue<byte[]> _inbox = new();
+    private readonly ConcurrentQueue<(byte[] Data, long Arrival)> _inbox = new();
     private readonly AutoResetEvent _wake = new(false);
     private readonly byte[] _sendBuf = new byte[MessageBlock.MESSAGE_MAX + 64];
 
@@ -51,6 +51,7 @@ public sealed partial class SimulatedMcu : IDisposable
     private int _shutdownStatus;
     private string _shutdownReason = "";
     private bool _tasksWoken;
+    private long _simTime;
 
     // basecmd.c state.
     private object?[] _oids = [];
@@ -173,7 +174,10 @@ public sealed partial class SimulatedMcu : IDisposable
     {
         if (data.IsEmpty || _killed)
             return;
-        _inbox.Enqueue(data.ToArray());
+        // Input is stamped on arrival so that it runs at that MCU time even when the
+        // simulation thread falls behind, as a real MCU handles it as it comes.
+        long arrival = Clock.RealTime ? Clock.WallTicks() : Clock.Now64;
+        _inbox.Enqueue((data.ToArray(), arrival));
         _wake.Set();
     }
 
@@ -202,7 +206,7 @@ public sealed partial class SimulatedMcu : IDisposable
         _running = true;
         lock (_sync)
             Sendf("starting");
-        _thread = new Thread(RunLoop) { IsBackground = true, Name = "sim-mcu" };
+        _thread = new Thread(RunLoop) { IsBackground = true, Name = "sim-mcu", Priority = ThreadPriority.AboveNormal };
         _thread.Start();
     }
 
@@ -255,23 +259,42 @@ public sealed partial class SimulatedMcu : IDisposable
             double waitSeconds;
             lock (_sync)
             {
-                long now = Clock.WallTicks();
-                RunTimersUntil(now);
-                Clock.Freeze(now);
-                try
-                {
-                    ProcessInput();
-                    RunTasks();
-                }
-                finally
-                {
-                    Clock.Unfreeze();
-                }
+                Step(Clock.WallTicks());
                 long? next = _sched.NextWake;
                 waitSeconds = next is long n ? Clock.SecondsUntil(n) : 0.1;
             }
-            if (waitSeconds > 0)
+            if (waitSeconds > 0 && _inbox.IsEmpty)
                 _wake.WaitOne(TimeSpan.FromSeconds(Math.Min(waitSeconds, 0.1)));
+        }
+    }
+
+    // Runs received input and timers in time order up to now, then the tasks.
+    private void Step(long now)
+    {
+        while (_inbox.TryDequeue(out var chunk))
+        {
+            RunTimersUntil(chunk.Arrival);
+            RunFrozen(Math.Max(chunk.Arrival, _simTime), () =>
+            {
+                ProcessInput(chunk.Data);
+                RunTasks();
+            });
+        }
+        RunTimersUntil(now);
+        RunFrozen(Math.Max(now, _simTime), RunTasks);
+    }
+
+    private void RunFrozen(long at, Action action)
+    {
+        _simTime = at;
+        Clock.Freeze(at);
+        try
+        {
+            action();
+        }
+        finally
+        {
+            Clock.Unfreeze();
         }
     }
 
@@ -282,18 +305,7 @@ public sealed partial class SimulatedMcu : IDisposable
         {
             if (_killed)
                 return;
-            long now = Clock.Now64;
-            RunTimersUntil(now);
-            Clock.Freeze(now);
-            try
-            {
-                ProcessInput();
-                RunTasks();
-            }
-            finally
-            {
-                Clock.Unfreeze();
-            }
+            Step(Clock.Now64);
         }
     }
 
@@ -314,15 +326,7 @@ public sealed partial class SimulatedMcu : IDisposable
                 return;
             RunTimersUntil(clock64);
             Clock.SetManual(clock64);
-            Clock.Freeze(clock64);
-            try
-            {
-                RunTasks();
-            }
-            finally
-            {
-                Clock.Unfreeze();
-            }
+            RunFrozen(Math.Max(clock64, _simTime), RunTasks);
         }
     }
 
@@ -337,6 +341,7 @@ public sealed partial class SimulatedMcu : IDisposable
             uint ran32 = t.WakeTime;
             if (!Clock.RealTime)
                 Clock.SetManual(ran64);
+            _simTime = Math.Max(_simTime, ran64);
             Clock.Freeze(ran64);
             try
             {
@@ -359,15 +364,12 @@ public sealed partial class SimulatedMcu : IDisposable
     // ------------------------------------------------------------------
     // Link layer (command.c)
 
-    private void ProcessInput()
+    private void ProcessInput(byte[] chunk)
     {
-        while (_inbox.TryDequeue(out var chunk))
-        {
-            if (_inLen + chunk.Length > _inBuf.Length)
-                Array.Resize(ref _inBuf, Math.Max(_inBuf.Length * 2, _inLen + chunk.Length));
-            chunk.CopyTo(_inBuf, _inLen);
-            _inLen += chunk.Length;
-        }
+        if (_inLen + chunk.Length > _inBuf.Length)
+            Array.Resize(ref _inBuf, Math.Max(_inBuf.Length * 2, _inLen + chunk.Length));
+        chunk.CopyTo(_inBuf, _inLen);
+        _inLen += chunk.Length;
         int pos = 0;
         while (pos < _inLen)
         {
