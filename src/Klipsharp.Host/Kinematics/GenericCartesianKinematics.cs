@@ -46,7 +46,7 @@ public sealed class MainCarriage : IPairedCarriage
 
     public void AddStepper(KinematicStepper kinStepper) => _rail.AddStepper(kinStepper.GetStepper());
 
-    public bool IsActive(Printer printer) =>
+    public bool IsActive() =>
         _dualCarriage is null || _dualCarriage.GetDcModule().IsActive(_rail);
 
     public void SetDualCarriage(DualCarriage carriage) => _dualCarriage = carriage;
@@ -166,7 +166,7 @@ public sealed class DualCarriage : IPairedCarriage
 /// positions are linear combinations of carriage positions ([stepper NAME] with
 /// <c>carriages</c>), covering cartesian, corexy, corexz, markforged and IDEX layouts.
 /// </summary>
-public sealed class GenericCartesianKinematics : IKinematics
+public sealed class GenericCartesianKinematics : IDualCarriageKinematics
 {
     public const string CmdSetStepperCarriagesHelp = "Set stepper carriages";
 
@@ -399,7 +399,7 @@ public sealed class GenericCartesianKinematics : IKinematics
 
     private bool IsCarriageActive(ICarriage c) => c switch
     {
-        MainCarriage mc => mc.IsActive(_printer),
+        MainCarriage mc => mc.IsActive(),
         DualCarriage dc => dc.IsActive(),
         _ => throw new InvalidOperationException($"'{c.GetType().Name}' object has no attribute 'is_active'"),
     };
