@@ -38,6 +38,7 @@ public sealed partial class SimulatedMcu : IDisposable
     private Thread? _thread;
     private volatile bool _running;
     private volatile bool _killed;
+    private volatile bool _disposed;
 
     // Link state (command.c).
     private byte[] _inBuf = new byte[4096];
@@ -172,13 +173,19 @@ public sealed partial class SimulatedMcu : IDisposable
     /// <summary>Hands bytes received from the host to the MCU (any thread).</summary>
     public void Feed(ReadOnlySpan<byte> data)
     {
-        if (data.IsEmpty || _killed)
+        if (data.IsEmpty || _killed || _disposed)
             return;
         // Input is stamped on arrival so that it runs at that MCU time even when the
         // simulation thread falls behind, as a real MCU handles it as it comes.
         long arrival = Clock.RealTime ? Clock.WallTicks() : Clock.Now64;
         _inbox.Enqueue((data.ToArray(), arrival));
-        _wake.Set();
+        try
+        {
+            _wake.Set();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 
     internal void LinkClosedByHost(McuLinkStream link)
@@ -247,6 +254,9 @@ public sealed partial class SimulatedMcu : IDisposable
     /// <summary>Stops and closes the link.</summary>
     public void Dispose()
     {
+        if (_disposed)
+            return;
+        _disposed = true;
         Stop();
         Attach(null);
         _wake.Dispose();

@@ -527,3 +527,103 @@ public class ThermalTests
         Assert.Equal(150.0, th.Temperature(th.Resistance(150)), 9);
     }
 }
+
+public class RealTimeTests
+{
+    [Fact]
+    public void RealTimeMcuShutsDownAnAbandonedHeater()
+    {
+        using var mcu = new SimulatedMcu(realTime: true);
+        using var link = mcu.CreateLink();
+        link.ReadTimeout = 5000;
+        var dict = mcu.Dictionary;
+        long seq = 0;
+        void Send(string cmd) => link.Write(MessageBlock.Encode(seq++, dict.CreateCommand(cmd)));
+        var shut = new ManualResetEventSlim();
+        mcu.ShutdownOccurred += _ => shut.Set();
+        mcu.Start();
+        Send("allocate_oids count=1");
+        Send("config_digital_out oid=0 pin=PB4 value=0 default_value=0 max_duration=4800000");
+        Send("set_digital_out_pwm_cycle oid=0 cycle_ticks=1600000");
+        Send("finalize_config crc=0");
+        Send("get_clock");
+        var reader = new MessageBlockReader();
+        var buf = new byte[256];
+        long clock = -1;
+        while (clock < 0)
+        {
+            int n = link.Read(buf, 0, buf.Length);
+            reader.Feed(buf.AsSpan(0, n));
+            while (reader.TryRead(out var b))
+            {
+                if (b.Length > MessageBlock.MESSAGE_MIN && (string)dict.Parse(b)["#name"] == "clock")
+                    clock = (long)dict.Parse(b)["clock"];
+            }
+        }
+        Send($"queue_digital_out oid=0 clock={(clock + 1600000) & 0xffffffff} on_ticks=800000");
+        Assert.True(shut.Wait(TimeSpan.FromSeconds(5)));
+        Assert.Equal("Missed scheduling of next digital out event", mcu.ShutdownReason);
+        Assert.Equal(0.0, mcu.GetOutputLevel("PB4"));
+    }
+}
+
+public class TransportTests
+{
+    private static string ReadConfigResponse(SimulatedMcu mcu, Func<byte[], int> read)
+    {
+        var reader = new MessageBlockReader();
+        var buf = new byte[256];
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (DateTime.UtcNow < deadline)
+        {
+            int n = read(buf);
+            if (n <= 0)
+                continue;
+            reader.Feed(buf.AsSpan(0, n));
+            while (reader.TryRead(out var b))
+            {
+                if (b.Length > MessageBlock.MESSAGE_MIN)
+                {
+                    var p = mcu.Dictionary.Parse(b);
+                    if ((string)p["#name"] == "config")
+                        return mcu.Dictionary.MessagesByName["config"].FormatParams(p);
+                }
+            }
+        }
+        return "";
+    }
+
+    [Fact]
+    public void UnixSocketServesOneHost()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"simmcu-test-{Environment.ProcessId}.sock");
+        using var mcu = new SimulatedMcu(realTime: true);
+        using var server = SimMcuSocketServer.Listen(mcu, path);
+        mcu.Start();
+        using var sock = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        sock.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        sock.ReceiveTimeout = 5000;
+        sock.Send(MessageBlock.Encode(0, mcu.Dictionary.CreateCommand("get_config")));
+        Assert.Equal("config is_config=0 crc=0 is_shutdown=0 move_count=0", ReadConfigResponse(mcu, b => sock.Receive(b)));
+    }
+
+    [Fact]
+    public void PseudoTerminalServesAHost()
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        string link = Path.Combine(Path.GetTempPath(), $"simmcu-test-{Environment.ProcessId}.tty");
+        using var mcu = new SimulatedMcu(realTime: true);
+        using (var pty = SimMcuPty.Open(mcu, link))
+        {
+            Assert.StartsWith("/dev/pts/", pty.SlaveName);
+            Assert.Equal(pty.SlaveName, new FileInfo(link).LinkTarget);
+            mcu.Start();
+            using var tty = new FileStream(link, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1);
+            tty.Write(MessageBlock.Encode(0, mcu.Dictionary.CreateCommand("get_config")));
+            tty.Flush();
+            Assert.Equal("config is_config=0 crc=0 is_shutdown=0 move_count=0", ReadConfigResponse(mcu, b => tty.Read(b, 0, b.Length)));
+        }
+        Assert.False(File.Exists(link) || new FileInfo(link).LinkTarget != null);
+    }
+}
