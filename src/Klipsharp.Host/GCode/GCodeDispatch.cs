@@ -286,6 +286,7 @@ public sealed partial class GCodeDispatch
         if (lines.Length > 1)
             RespondInfo(string.Join("\n", lines), log: false);
         RespondRaw("!! " + PyFormat.Strip(lines[0]));
+        _printer.LastError = PyFormat.Strip(lines[0]);
         if (_isFileinput)
             _printer.RequestExit("error_exit");
     }
