@@ -627,3 +627,42 @@ public class TransportTests
         Assert.False(File.Exists(link) || new FileInfo(link).LinkTarget != null);
     }
 }
+
+public class MachineJsonTests
+{
+    [Fact]
+    public void ParsesAxesAndHeaters()
+    {
+        var m = SimMachineJson.Parse("""
+            {"axes": [{"step_pin": "PF0", "endstop_pin": "PE5", "trigger_position": 5, "trigger_direction": 1,
+                       "start_position": 100, "invert_dir": true, "triggered_level": 0}],
+             "heaters": [{"heater_pin": "PB4", "sensor_pin": "PK5", "power": 30, "heat_capacity": 10,
+                          "loss": 0.2, "ambient": 20, "pullup": 4700, "thermistor": {"t1": 25, "r1": 100000, "beta": 3950}}]}
+            """);
+        var a = Assert.Single(m.Axes);
+        Assert.Equal(("PF0", "PE5", 5L, 1, 100L, true, 0), (a.StepPin, a.EndstopPin, a.TriggerPosition, a.TriggerDirection, a.StartPosition, a.InvertDir, a.TriggeredLevel));
+        var h = Assert.Single(m.Heaters);
+        Assert.Equal(30.0, h.PowerWatts);
+        Assert.Equal(0.0, h.Thermistor.C3);
+        Assert.Equal(100000.0, h.Thermistor.Resistance(25), 6);
+    }
+
+    [Theory]
+    [InlineData("""{"axes": [{"stp_pin": "PF0"}]}""", "unknown key 'stp_pin' in axes[0]")]
+    [InlineData("""{"axes": [{"endstop_pin": "PE5"}]}""", "axes[0].step_pin is required")]
+    [InlineData("""{"heaters": [{"heater_pin": "PB4", "sensor_pin": "PK5", "power": "x"}]}""", "heaters[0].power must be a number")]
+    [InlineData("""{"printer": 1}""", "unknown machine key 'printer'")]
+    public void BadDescriptionsNameTheProblem(string json, string message)
+    {
+        var e = Assert.Throws<FormatException>(() => SimMachineJson.Parse(json));
+        Assert.Equal(message, e.Message);
+    }
+
+    [Fact]
+    public void UnknownPinIsRejectedByTheMcu()
+    {
+        var m = SimMachineJson.Parse("""{"axes": [{"step_pin": "PZ0"}]}""");
+        var e = Assert.Throws<ArgumentException>(() => new SimulatedMcu(machine: m, realTime: false));
+        Assert.Equal("step pin 'PZ0' is not a pin of board 'atmega2560'", e.Message);
+    }
+}

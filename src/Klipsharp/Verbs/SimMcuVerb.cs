@@ -4,23 +4,24 @@ using Klipsharp.SimMcu;
 namespace Klipsharp.Verbs;
 
 /// <summary>
-/// <c>sim-mcu [--pty PATH | --socket PATH] [--board NAME] [--no-machine] [--dict-out FILE]</c>:
+/// <c>sim-mcu [--pty PATH | --socket PATH] [--board NAME] [--machine FILE | --no-machine] [--dict-out FILE]</c>:
 /// runs a simulated MCU for any host (upstream klippy included).
 /// </summary>
 public static class SimMcuVerb
 {
     private const string Usage =
-        "usage: klipsharp sim-mcu [--pty PATH | --socket PATH] [--board NAME] [--no-machine] [--dict-out FILE]\n" +
+        "usage: klipsharp sim-mcu [--pty PATH | --socket PATH] [--board NAME] [--machine FILE | --no-machine] [--dict-out FILE]\n" +
         "  --pty PATH      serve on a pseudo-terminal, with PATH a symlink to it (default /tmp/klipsharp-mcu)\n" +
         "  --socket PATH   serve on a Unix socket at PATH instead\n" +
         "  --board NAME    board to simulate: atmega2560 (default), stm32f407, linux\n" +
+        "  --machine FILE  axes and heaters of the simulated printer (JSON, see SimMachineJson)\n" +
         "  --no-machine    no simulated axes or heaters (endstops open, ADC pins at room temperature)\n" +
         "  --dict-out FILE write the data dictionary (JSON) to FILE; alone, write it and exit\n";
 
     /// <summary>Runs the verb; returns the exit status.</summary>
     public static int Run(string[] args)
     {
-        string? pty = null, socket = null, dictOut = null, boardName = "atmega2560";
+        string? pty = null, socket = null, dictOut = null, machineFile = null, boardName = "atmega2560";
         bool noMachine = false;
         for (int i = 0; i < args.Length; i++)
         {
@@ -53,6 +54,11 @@ public static class SimMcuVerb
                     if (dictOut == null)
                         return Fail("option --dict-out needs a file name");
                     break;
+                case "--machine":
+                    machineFile = Next();
+                    if (machineFile == null)
+                        return Fail("option --machine needs a file name");
+                    break;
                 case "--no-machine":
                     noMachine = true;
                     break;
@@ -69,7 +75,28 @@ public static class SimMcuVerb
         if (board == null)
             return Fail($"unknown board '{boardName}' (known: {string.Join(", ", SimBoard.Names)})");
 
-        using var mcu = new SimulatedMcu(board, noMachine ? new SimMachine() : null, realTime: true);
+        SimMachine? machine = noMachine ? new SimMachine() : null;
+        if (machineFile != null)
+        {
+            try
+            {
+                machine = SimMachineJson.Load(machineFile);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                return Fail($"cannot use machine file '{machineFile}': {e.Message}");
+            }
+        }
+        SimulatedMcu mcuInstance;
+        try
+        {
+            mcuInstance = new SimulatedMcu(board, machine, realTime: true);
+        }
+        catch (ArgumentException e)
+        {
+            return Fail(e.Message);
+        }
+        using var mcu = mcuInstance;
         if (dictOut != null)
         {
             try
@@ -100,6 +127,8 @@ public static class SimMcuVerb
                 var p = SimMcuPty.Open(mcu, pty);
                 transport = p;
                 Console.Error.WriteLine($"sim-mcu: {board.Name} ({board.ClockFreq} Hz) on {pty} -> {p.SlaveName}");
+                if (board.SerialBaud != null)
+                    Console.Error.WriteLine("sim-mcu: a pseudo-terminal has no DTR line: use 'restart_method: command' in the host's [mcu] section");
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
