@@ -288,7 +288,7 @@ public sealed record HomingInfo(double Speed, double PositionEndstop, double Ret
 /// <summary>What a rail needs from the query_endstops module.</summary>
 public interface IEndstopRegistry
 {
-    void RegisterEndstop(McuEndstop endstop, string name);
+    void RegisterEndstop(IMcuEndstop endstop, string name);
 }
 
 /// <summary>One or more steppers that move together along an axis, with their endstops and homing settings (upstream GenericPrinterRail).</summary>
@@ -297,8 +297,8 @@ public sealed class GenericPrinterRail
     private readonly Printer _printer;
     private readonly bool _stepperUnitsInRadians;
     private readonly List<McuStepper> _steppers = new();
-    private readonly List<(McuEndstop Endstop, string Name)> _endstops = new();
-    private readonly Dictionary<string, (McuEndstop Endstop, int Invert, int Pullup)> _endstopMap = new();
+    private readonly List<(IMcuEndstop Endstop, string Name)> _endstops = new();
+    private readonly Dictionary<string, (IMcuEndstop Endstop, int Invert, int Pullup)> _endstopMap = new();
     private readonly string _endstopPin;
     private readonly IEndstopRegistry? _queryEndstops;
 
@@ -309,8 +309,10 @@ public sealed class GenericPrinterRail
         Name = config.Name;
         _endstopPin = config.Get("endstop_pin");
         _queryEndstops = _printer.TryLoadObject(config, "query_endstops") as IEndstopRegistry;
-        LookupEndstop(_endstopPin, Name);
-        if (defaultPositionEndstop is null)
+        var mcuEndstop = LookupEndstop(_endstopPin, Name);
+        if (mcuEndstop is IPositionEndstop pe)
+            PositionEndstop = pe.GetPositionEndstop();
+        else if (defaultPositionEndstop is null)
             PositionEndstop = config.GetFloat("position_endstop");
         else
             PositionEndstop = config.GetFloat("position_endstop", defaultPositionEndstop);
@@ -376,16 +378,16 @@ public sealed class GenericPrinterRail
 
     public List<McuStepper> GetSteppers() => new(_steppers);
 
-    public List<(McuEndstop Endstop, string Name)> GetEndstops() => new(_endstops);
+    public List<(IMcuEndstop Endstop, string Name)> GetEndstops() => new(_endstops);
 
-    private McuEndstop LookupEndstop(string endstopPin, string name)
+    private IMcuEndstop LookupEndstop(string endstopPin, string name)
     {
         var ppins = _printer.LookupObject<PrinterPins>("pins");
         var pinParams = ppins.ParsePin(endstopPin, true, true);
         string pinName = $"{pinParams.ChipName}:{pinParams.Pin}";
         if (!_endstopMap.TryGetValue(pinName, out var endstop))
         {
-            var mcuEndstop = (McuEndstop)ppins.SetupPin("endstop", endstopPin);
+            var mcuEndstop = (IMcuEndstop)ppins.SetupPin("endstop", endstopPin);
             _endstopMap[pinName] = (mcuEndstop, pinParams.Invert, pinParams.Pullup);
             _endstops.Add((mcuEndstop, name));
             _queryEndstops?.RegisterEndstop(mcuEndstop, name);

@@ -72,9 +72,9 @@ public interface IHomingToolhead
 /// <summary>Wraps an <see cref="McuEndstop"/> as an <see cref="IEndstop"/>.</summary>
 public sealed class McuEndstopAdapter : IEndstop
 {
-    public McuEndstopAdapter(McuEndstop endstop) => Endstop = endstop;
+    public McuEndstopAdapter(IMcuEndstop endstop) => Endstop = endstop;
 
-    public McuEndstop Endstop { get; }
+    public IMcuEndstop Endstop { get; }
 
     public IReadOnlyList<IMcuStepper> GetSteppers() => Endstop.GetSteppers();
 

@@ -9,7 +9,7 @@ public sealed class QueryEndstops : IEndstopRegistry, IStatusProvider
 {
     public const string CmdQueryEndstopsHelp = "Report on the status of each endstop";
     private readonly Printer _printer;
-    private readonly List<(McuEndstop Endstop, string Name)> _endstops = new();
+    private readonly List<(IMcuEndstop Endstop, string Name)> _endstops = new();
     private List<(string Name, int State)> _lastState = new();
 
     public QueryEndstops(ConfigWrapper config)
@@ -20,7 +20,7 @@ public sealed class QueryEndstops : IEndstopRegistry, IStatusProvider
         gcode.RegisterCommand("M119", CmdQueryEndstops);
     }
 
-    public void RegisterEndstop(McuEndstop endstop, string name) => _endstops.Add((endstop, name));
+    public void RegisterEndstop(IMcuEndstop endstop, string name) => _endstops.Add((endstop, name));
 
     public Dictionary<string, object?> GetStatus(double eventtime)
     {

@@ -3,7 +3,7 @@ using Klipsharp.Host.Configuration;
 namespace Klipsharp.Host.Mcu;
 
 /// <summary>An endstop pin on an MCU used for homing (upstream MCU_endstop).</summary>
-public sealed class McuEndstop
+public sealed class McuEndstop : IMcuEndstop
 {
     private readonly Mcu _mcu;
     private readonly string _pin;

@@ -9,6 +9,23 @@ public interface IMcuStepper
     void NoteHomingEnd();
 }
 
+/// <summary>An endstop usable for homing: an MCU endstop pin, or a virtual one such as a probe (upstream duck type).</summary>
+public interface IMcuEndstop
+{
+    Mcu Mcu { get; }
+    void AddStepper(IMcuStepper stepper);
+    IReadOnlyList<IMcuStepper> GetSteppers();
+    ReactorCompletion HomeStart(double printTime, double sampleTime, int sampleCount, double restTime, bool triggered = true);
+    double HomeWait(double homeEndTime);
+    int QueryEndstop(double printTime);
+}
+
+/// <summary>An endstop that knows its own trigger position (a probe used as a virtual endstop).</summary>
+public interface IPositionEndstop
+{
+    double GetPositionEndstop();
+}
+
 /// <summary>A trigger synchronisation object on one MCU: stops its steppers when any endstop in the group triggers (upstream MCU_trsync).</summary>
 public sealed class McuTrsync
 {
