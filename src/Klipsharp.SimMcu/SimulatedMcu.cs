@@ -26,6 +26,8 @@ public sealed partial class SimulatedMcu : IDisposable
     private const string FirmwareVersion = "v0.13.0-klipsharp-sim";
     private const string FirmwareBuildVersions = "klipsharp simulated mcu";
 
+    private const int MaxDispatchesPerTick = 100000;
+
     private readonly object _sync = new();
     private readonly CommandTable _table = new();
     private readonly Scheduler _sched = new();
@@ -342,6 +344,8 @@ public sealed partial class SimulatedMcu : IDisposable
 
     private void RunTimersUntil(long until64)
     {
+        long lastRan = long.MinValue;
+        int sameTime = 0;
         while (true)
         {
             var t = _sched.PopDue(until64);
@@ -355,6 +359,12 @@ public sealed partial class SimulatedMcu : IDisposable
             Clock.Freeze(ran64);
             try
             {
+                // Timers that keep rescheduling without time advancing would hang the
+                // simulation; the firmware's timer dispatch gives up on them too.
+                sameTime = ran64 == lastRan ? sameTime + 1 : 0;
+                lastRan = ran64;
+                if (sameTime > MaxDispatchesPerTick)
+                    Shutdown("Rescheduled timer in the past");
                 var res = t.Func(t);
                 if (res == TimerResult.Reschedule && !t.Scheduled)
                     _sched.Reinsert(t, ran64, ran32);

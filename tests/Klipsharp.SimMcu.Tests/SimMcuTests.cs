@@ -666,3 +666,17 @@ public class MachineJsonTests
         Assert.Equal("step pin 'PZ0' is not a pin of board 'atmega2560'", e.Message);
     }
 }
+
+public class SchedulerGuardTests
+{
+    [Fact]
+    public void TimerThatNeverAdvancesShutsDown()
+    {
+        var h = new TestHost(new SimMachine());
+        h.Configure(2, "config_endstop oid=0 pin=PE5 pull_up=0", "config_trsync oid=1");
+        h.Send("trsync_start oid=1 report_clock=0 report_ticks=0 expire_reason=4",
+            "endstop_home oid=0 clock=1600000 sample_ticks=0 sample_count=1 rest_ticks=0 pin_value=1 trsync_oid=1 trigger_reason=1");
+        h.Mcu.AdvanceSeconds(0.2);
+        Assert.Equal(["shutdown clock=1600000 static_string_id=Rescheduled timer in the past"], h.TakeText());
+    }
+}
