@@ -680,3 +680,19 @@ public class SchedulerGuardTests
         Assert.Equal(["shutdown clock=1600000 static_string_id=Rescheduled timer in the past"], h.TakeText());
     }
 }
+
+public class KillTests
+{
+    [Fact]
+    public void KilledMcuGoesSilentAndCanEndTheLink()
+    {
+        using var mcu = new SimulatedMcu(realTime: false);
+        using var link = mcu.CreateLink();
+        mcu.Kill(closeLink: true);
+        Assert.True(mcu.IsKilled);
+        mcu.Feed(MessageBlock.Encode(0, mcu.Dictionary.CreateCommand("get_clock")));
+        mcu.Poll();
+        Assert.Equal(0, mcu.CommandsExecuted);
+        Assert.Equal(0, link.Read(new byte[16], 0, 16));
+    }
+}
