@@ -20,7 +20,7 @@ public static partial class PrinterModules
     private static Dictionary<string, Entry> Build()
     {
         var table = new Dictionary<string, Entry>(StringComparer.Ordinal);
-        foreach (var list in new[] { CoreModules, MotionModules, KinematicsModules, ExtrasModules })
+        foreach (var list in new[] { CoreModules, MotionModules, KinematicsModules, ExtrasModules, LevelingModules })
             foreach (var e in list)
                 table[e.Name] = e;
         return table;
