@@ -45,5 +45,11 @@ public static partial class PrinterModules
         new("display_template", null, c => new DisplayTemplateSection(c)),
         new("display_data", null, c => new DisplayTemplateSection(c)),
         new("display_glyph", null, c => new DisplayTemplateSection(c)),
+        new("tmc2130", null, c => new TMC2130(c)),
+        new("tmc2208", null, c => new TMC2208(c)),
+        new("tmc2209", null, c => new TMC2209(c)),
+        new("tmc2660", null, c => new TMC2660(c)),
+        new("tmc5160", null, c => new TMC5160(c)),
+        new("tmc2240", null, c => new TMC2240(c)),
     ];
 }
