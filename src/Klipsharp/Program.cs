@@ -10,7 +10,8 @@ public static class Program
         "  batch CONFIG -i GCODE -o OUT -d DICT [-d NAME=DICT]...   write the MCU command stream for a G-code file\n" +
         "  decode DICT SERIAL                                        print a binary MCU stream as text\n" +
         "  run CONFIG [-I PTY] [-l LOG]                              run the printer host live\n" +
-        "  sim-mcu ...                                               run a simulated MCU\n";
+        "  sim-mcu [--pty PATH | --socket PATH] [--board NAME] [--machine FILE | --no-machine] [--dict-out FILE]\n" +
+        "                                                            run a simulated MCU\n";
 
     public static int Main(string[] args)
     {
@@ -26,6 +27,8 @@ public static class Program
                 return DecodeVerb.Run(rest);
             case "batch":
                 return BatchVerb.Run(rest);
+            case "sim-mcu":
+                return SimMcuVerb.Run(rest);
             default:
                 Console.Error.WriteLine($"klipsharp: unknown verb '{args[0]}'");
                 Console.Error.Write(Usage);
