@@ -7,7 +7,7 @@ public class MathUtilTests
     private static double[][] DeltaTowers()
     {
         double radius = 174.75;
-        return [210.0, 330.0, 90.0].Select(a => new[]
+        return new[] { 210.0, 330.0, 90.0 }.Select(a => new[]
         {
             Math.Cos(a * (Math.PI / 180.0)) * radius, Math.Sin(a * (Math.PI / 180.0)) * radius,
         }).ToArray();

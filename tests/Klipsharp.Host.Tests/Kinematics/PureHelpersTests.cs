@@ -32,7 +32,7 @@ public class PureHelpersTests
     [InlineData("-carriage_x", -1.0, 0.0, 0.0)]
     [InlineData("carriage_u+carriage_y", 1.0, 1.0, 0.0)]
     [InlineData("2*carriage_x-0.5*carriage_z", 2.0, 0.0, -0.5)]
-    [InlineData(" carriage_y + carriage_z ", 0.0, 1.0, 1.0)]
+    [InlineData(" carriage_y+carriage_z ", 0.0, 1.0, 1.0)]
     public void ParsesCarriageCombinations(string s, double x, double y, double z)
     {
         var (coeffs, refs) = Parse(s);
@@ -44,6 +44,7 @@ public class PureHelpersTests
     [InlineData("carriage_x+carriage_u", "Axis 'x' was referenced multiple times by carriages in 'carriage_x+carriage_u'")]
     [InlineData("carriage_q", "Invalid 'carriage_q' carriage referenced in 'carriage_q'")]
     [InlineData("carriage_x - carriage_y", "Invalid ' carriage_y' carriage referenced in 'carriage_x - carriage_y'")]
+    [InlineData("carriage_y + carriage_z", "Invalid ' carriage_z' carriage referenced in 'carriage_y + carriage_z'")]
     [InlineData("a*b*carriage_x", "Invalid term 'a*b*carriage_x' in 'a*b*carriage_x'")]
     [InlineData("two*carriage_x", "Invalid float 'two'")]
     [InlineData("", null)]
