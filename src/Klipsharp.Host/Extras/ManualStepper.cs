@@ -12,7 +12,7 @@ namespace Klipsharp.Host.Extras;
 /// extra G-code axis of the toolhead (GCODE_AXIS). For homing it acts as its own
 /// "toolhead" and "kinematics".
 /// </summary>
-public sealed class ManualStepper : IExtraAxis
+public sealed class ManualStepper : IExtraAxis, IHomingToolhead, IHomingKinematics
 {
     public const string CmdManualStepperHelp = "Command a manually configured stepper";
 
@@ -132,9 +132,11 @@ public sealed class ManualStepper : IExtraAxis
             throw new CommandError("No endstop for this manual stepper");
         _homingAccel = accel;
         double[] pos = [movepos, 0.0, 0.0, 0.0];
-        // Upstream passes this object to homing as the "toolhead"; the C# homing module
-        // only accepts the real toolhead so far.
-        throw new CommandError("Homing moves of manual steppers are not supported yet");
+        var endstops = McuEndstopAdapter.FromRail(_rail!);
+        var phoming = _printer.LookupObject<PrinterHoming>("homing");
+        // This object stands in for the toolhead during the homing move.
+        phoming.ManualHome(this, endstops, pos, speed, probePos, triggered, checkTrigger);
+        SyncPrintTime();
     }
 
     public void CmdManualStepper(GCodeCommand gcmd)
@@ -300,7 +302,7 @@ public sealed class ManualStepper : IExtraAxis
         _motionQueuing.WipeTrapq(_trapq);
     }
 
-    public ManualStepper GetKinematics() => this;
+    public IHomingKinematics GetKinematics() => this;
 
     public List<McuStepper> GetSteppers() => new(_steppers);
 
