@@ -534,7 +534,7 @@ public sealed class Homing
         var railList = rails.ToList();
         // Z homing through a probe?
         var endstops = railList.SelectMany(r => r.GetEndstops()).ToList();
-        var probeEndstops = endstops.Select(e => (object)e.Endstop is IProbeEndstop).ToList();
+        var probeEndstops = endstops.Select(e => e.Endstop is IPositionEndstop or IProbeEndstop).ToList();
         if (probeEndstops.Count == 1 && probeEndstops[0])
         {
             DoHomeZViaProbe(railList, forcepos, movepos);
