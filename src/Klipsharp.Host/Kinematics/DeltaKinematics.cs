@@ -1,5 +1,6 @@
 using Klipsharp.Host.Configuration;
 using Klipsharp.Host.Extras;
+using Klipsharp.Host.GCode;
 using Klipsharp.Motion;
 
 namespace Klipsharp.Host.Kinematics;
@@ -9,7 +10,7 @@ namespace Klipsharp.Host.Kinematics;
 /// to the effector by diagonal rods. Moves far from the center or with a large tower to
 /// XY ratio are slowed; above <c>limit_z</c> the usable radius tapers.
 /// </summary>
-public sealed class DeltaKinematics : IKinematics
+public sealed class DeltaKinematics : IKinematics, IDeltaCalibrationKinematics
 {
     /// <summary>Moves are slowed once the ratio of tower to XY movement exceeds this.</summary>
     public const double SlowRatio = 3.0;
@@ -174,7 +175,7 @@ public sealed class DeltaKinematics : IKinematics
     };
 
     /// <summary>The current geometry for DELTA_CALIBRATE.</summary>
-    public DeltaCalibration GetCalibration()
+    public IDeltaCalibration GetCalibration()
     {
         var endstops = _rails.Select(r => r.GetHomingInfo().PositionEndstop).ToArray();
         var stepdists = _rails.Select(r => r.GetSteppers()[0].GetStepDist()).ToArray();
@@ -182,8 +183,35 @@ public sealed class DeltaKinematics : IKinematics
     }
 }
 
+/// <summary>
+/// Geometry parameters DELTA_CALIBRATE adjusts, for linear or rotary deltas. A "stable
+/// position" is the step count of each tower since its endstop, which describes a
+/// position independently of the geometry parameters.
+/// </summary>
+public interface IDeltaCalibration
+{
+    /// <summary>Names of the parameters coordinate descent may adjust, and all parameter values.</summary>
+    (string[] AdjParams, Dictionary<string, double> Params) CoordinateDescentParams(bool isExtended);
+
+    /// <summary>A calibration with the geometry in <paramref name="p"/> (from <see cref="CoordinateDescentParams"/>).</summary>
+    IDeltaCalibration NewCalibration(IReadOnlyDictionary<string, double> p);
+
+    double[] GetPositionFromStable(IReadOnlyList<double> stablePosition);
+
+    double[] CalcStablePosition(IReadOnlyList<double> coord);
+
+    /// <summary>Stores the parameters for SAVE_CONFIG and reports them.</summary>
+    void SaveState(PrinterConfig configfile, Printer printer);
+}
+
+/// <summary>Kinematics that DELTA_CALIBRATE can calibrate (upstream's get_calibration duck type).</summary>
+public interface IDeltaCalibrationKinematics
+{
+    IDeltaCalibration GetCalibration();
+}
+
 /// <summary>Delta geometry parameters for the DELTA_CALIBRATE tool (upstream delta.py DeltaCalibration).</summary>
-public sealed class DeltaCalibration
+public sealed class DeltaCalibration : IDeltaCalibration
 {
     public DeltaCalibration(double radius, IReadOnlyList<double> angles, IReadOnlyList<double> arms,
         IReadOnlyList<double> endstops, IReadOnlyList<double> stepdists)
@@ -197,7 +225,7 @@ public sealed class DeltaCalibration
         double radius2 = Math.Pow(radius, 2);
         AbsEndstops = new double[3];
         for (int i = 0; i < 3; i++)
-            AbsEndstops[i] = Endstops[i] + Math.Sqrt(Math.Pow(Arms[i], 2) - radius2);
+            AbsEndstops[i] = Endstops[i] + MathUtil.Sqrt(Math.Pow(Arms[i], 2) - radius2);
     }
 
     public double Radius { get; }
@@ -226,7 +254,7 @@ public sealed class DeltaCalibration
         return (adj.ToArray(), p);
     }
 
-    public DeltaCalibration NewCalibration(IReadOnlyDictionary<string, double> p)
+    public IDeltaCalibration NewCalibration(IReadOnlyDictionary<string, double> p)
     {
         string[] abc = ["a", "b", "c"];
         return new DeltaCalibration(p["radius"],
@@ -251,9 +279,27 @@ public sealed class DeltaCalibration
         for (int i = 0; i < 3; i++)
         {
             double[] t = Towers[i];
-            double steppos = Math.Sqrt(Math.Pow(Arms[i], 2) - Math.Pow(t[0] - coord[0], 2) - Math.Pow(t[1] - coord[1], 2)) + coord[2];
+            double steppos = MathUtil.Sqrt(Math.Pow(Arms[i], 2) - Math.Pow(t[0] - coord[0], 2) - Math.Pow(t[1] - coord[1], 2)) + coord[2];
             res[i] = (AbsEndstops[i] - steppos) / Stepdists[i];
         }
         return res;
+    }
+
+    public void SaveState(PrinterConfig configfile, Printer printer)
+    {
+        configfile.Set("printer", "delta_radius", PyFmt.F(Radius, 6));
+        for (int i = 0; i < 3; i++)
+        {
+            string section = "stepper_" + "abc"[i];
+            configfile.Set(section, "angle", PyFmt.F(Angles[i], 6));
+            configfile.Set(section, "arm_length", PyFmt.F(Arms[i], 6));
+            configfile.Set(section, "position_endstop", PyFmt.F(Endstops[i], 6));
+        }
+        var gcode = printer.LookupObject<GCodeDispatch>("gcode");
+        var lines = new List<string>();
+        for (int i = 0; i < 3; i++)
+            lines.Add($"stepper_{"abc"[i]}: position_endstop: {PyFmt.F(Endstops[i], 6)} angle: {PyFmt.F(Angles[i], 6)} arm_length: {PyFmt.F(Arms[i], 6)}");
+        lines.Add($"delta_radius: {PyFmt.F(Radius, 6)}");
+        gcode.RespondInfo(string.Join("\n", lines));
     }
 }

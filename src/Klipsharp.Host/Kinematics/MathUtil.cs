@@ -8,6 +8,66 @@ namespace Klipsharp.Host.Kinematics;
 /// </summary>
 public static class MathUtil
 {
+    /// <summary>Python's math.sqrt: a negative argument is a domain error (upstream's ValueError).</summary>
+    public static double Sqrt(double x) =>
+        x < 0 ? throw new ArithmeticException("math domain error") : Math.Sqrt(x);
+
+    /// <summary>
+    /// Minimizes <paramref name="errorFunc"/> by adjusting each parameter named in
+    /// <paramref name="adjParams"/> up or down by a step that grows on success and shrinks
+    /// on failure (upstream coordinate_descent). Returns the adjusted copy of the parameters.
+    /// </summary>
+    public static Dictionary<string, double> CoordinateDescent(IReadOnlyList<string> adjParams,
+        IReadOnlyDictionary<string, double> parameters, Func<Dictionary<string, double>, double> errorFunc,
+        Action<string>? log = null)
+    {
+        var p = new Dictionary<string, double>(parameters);
+        var dp = new double[adjParams.Count];
+        Array.Fill(dp, 1.0);
+        double bestErr = errorFunc(p);
+        log?.Invoke($"Coordinate descent initial error: {PyFormatRepr(bestErr)}");
+        const double threshold = 0.00001;
+        int rounds = 0;
+        while (SumFromZero(dp) > threshold && rounds < 10000)
+        {
+            rounds++;
+            for (int k = 0; k < adjParams.Count; k++)
+            {
+                string name = adjParams[k];
+                double orig = p[name];
+                p[name] = orig + dp[k];
+                double err = errorFunc(p);
+                if (err < bestErr)
+                {
+                    bestErr = err;
+                    dp[k] *= 1.1;
+                    continue;
+                }
+                p[name] = orig - dp[k];
+                err = errorFunc(p);
+                if (err < bestErr)
+                {
+                    bestErr = err;
+                    dp[k] *= 1.1;
+                    continue;
+                }
+                p[name] = orig;
+                dp[k] *= 0.9;
+            }
+        }
+        log?.Invoke($"Coordinate descent best_err: {PyFormatRepr(bestErr)}  rounds: {rounds}");
+        return p;
+    }
+
+    private static string PyFormatRepr(double v) => Klipsharp.Host.Configuration.PyFormat.Repr(v);
+
+    private static double SumFromZero(double[] values)
+    {
+        double s = 0.0;
+        foreach (double v in values)
+            s += v;
+        return s;
+    }
     /// <summary>
     /// The lower intersection point of three spheres with centers
     /// <paramref name="sphereCoords"/> and squared radii <paramref name="radius2"/>.
@@ -18,17 +78,17 @@ public static class MathUtil
         double[] s21 = MatrixSub(c2, c1);
         double[] s31 = MatrixSub(c3, c1);
 
-        double d = Math.Sqrt(MatrixMagSq(s21));
+        double d = Sqrt(MatrixMagSq(s21));
         double[] ex = MatrixMul(s21, 1.0 / d);
         double i = MatrixDot(ex, s31);
         double[] vectEy = MatrixSub(s31, MatrixMul(ex, i));
-        double[] ey = MatrixMul(vectEy, 1.0 / Math.Sqrt(MatrixMagSq(vectEy)));
+        double[] ey = MatrixMul(vectEy, 1.0 / Sqrt(MatrixMagSq(vectEy)));
         double[] ez = MatrixCross(ex, ey);
         double j = MatrixDot(ey, s31);
 
         double x = (radius2[0] - radius2[1] + Math.Pow(d, 2)) / (2.0 * d);
         double y = (radius2[0] - radius2[2] - Math.Pow(x, 2) + Math.Pow(x - i, 2) + Math.Pow(j, 2)) / (2.0 * j);
-        double z = -Math.Sqrt(radius2[0] - Math.Pow(x, 2) - Math.Pow(y, 2));
+        double z = -Sqrt(radius2[0] - Math.Pow(x, 2) - Math.Pow(y, 2));
 
         double[] exX = MatrixMul(ex, x);
         double[] eyY = MatrixMul(ey, y);

@@ -1,5 +1,6 @@
 using Klipsharp.Host.Configuration;
 using Klipsharp.Host.Extras;
+using Klipsharp.Host.GCode;
 using Klipsharp.Motion;
 
 namespace Klipsharp.Host.Kinematics;
@@ -8,7 +9,7 @@ namespace Klipsharp.Host.Kinematics;
 /// Rotary delta kinematics (upstream kinematics/rotary_delta.py): three shoulder motors
 /// swing upper arms (positions in radians); lower arms join the elbows to the effector.
 /// </summary>
-public sealed class RotaryDeltaKinematics : IKinematics
+public sealed class RotaryDeltaKinematics : IKinematics, IDeltaCalibrationKinematics
 {
     private readonly GenericPrinterRail[] _rails;
     private readonly double _maxZVelocity;
@@ -138,11 +139,11 @@ public sealed class RotaryDeltaKinematics : IKinematics
     };
 
     /// <summary>The current geometry for DELTA_CALIBRATE.</summary>
-    public RotaryDeltaCalibration GetCalibration() => _calibration;
+    public IDeltaCalibration GetCalibration() => _calibration;
 }
 
 /// <summary>Rotary delta geometry parameters for DELTA_CALIBRATE (upstream rotary_delta.py RotaryDeltaCalibration).</summary>
-public sealed class RotaryDeltaCalibration
+public sealed class RotaryDeltaCalibration : IDeltaCalibration
 {
     private readonly RotaryDeltaStepperKinematics[] _sks;
 
@@ -198,7 +199,7 @@ public sealed class RotaryDeltaCalibration
         return (adj.ToArray(), p);
     }
 
-    public RotaryDeltaCalibration NewCalibration(IReadOnlyDictionary<string, double> p)
+    public IDeltaCalibration NewCalibration(IReadOnlyDictionary<string, double> p)
     {
         string[] abc = ["a", "b", "c"];
         return new RotaryDeltaCalibration(p["shoulder_radius"], p["shoulder_height"],
@@ -247,5 +248,23 @@ public sealed class RotaryDeltaCalibration
             res[i] = (AbsEndstops[i] - pos) / Stepdists[i];
         }
         return res;
+    }
+
+    public void SaveState(PrinterConfig configfile, Printer printer)
+    {
+        configfile.Set("printer", "shoulder_radius", PyFmt.F(ShoulderRadius, 6));
+        configfile.Set("printer", "shoulder_height", PyFmt.F(ShoulderHeight, 6));
+        for (int i = 0; i < 3; i++)
+        {
+            string section = "stepper_" + "abc"[i];
+            configfile.Set(section, "angle", PyFmt.F(Angles[i], 6));
+            configfile.Set(section, "position_endstop", PyFmt.F(Endstops[i], 6));
+        }
+        var gcode = printer.LookupObject<GCodeDispatch>("gcode");
+        var lines = new List<string>();
+        for (int i = 0; i < 3; i++)
+            lines.Add($"stepper_{"abc"[i]}: position_endstop: {PyFmt.F(Endstops[i], 6)} angle: {PyFmt.F(Angles[i], 6)}");
+        lines.Add($"shoulder_radius: {PyFmt.F(ShoulderRadius, 6)} shoulder_height: {PyFmt.F(ShoulderHeight, 6)}");
+        gcode.RespondInfo(string.Join("\n", lines));
     }
 }
