@@ -147,8 +147,9 @@ public sealed class SerialQueue : IDisposable
             return;
         Exit();
         _transport.Dispose();
+        // A transport whose Dispose does not wake its reader leaves only a background thread behind
         if (_started != 0 && Thread.CurrentThread != _readerThread)
-            _readerThread.Join();
+            _readerThread.Join(2000);
         _wake.Dispose();
     }
 

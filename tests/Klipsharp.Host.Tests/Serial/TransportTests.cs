@@ -94,6 +94,26 @@ public class TransportTests
     }
 
     [Fact]
+    public void SerialPortSetupOnAPtyWithStandardAndCustomBaudAndExclusiveLock()
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        string link = TempPath("ptyb");
+        using var master = McuTransports.CreatePty(link);
+        using (var port = McuTransports.OpenUart(link, 115200))
+        {
+            port.Write("~~"u8);
+            Assert.Equal("~~", ReadWithTimeout(master, 2));
+        }
+        using var custom = McuTransports.OpenUart(link, 250000); // termios2 BOTHER
+        var e = Assert.Throws<IOException>(() => McuTransports.OpenUart(link, 250000));
+        Assert.StartsWith($"Could not exclusively lock port {link}: [Errno 11]", e.Message);
+        custom.SetBaud(2400);
+        custom.ClearHupcl();
+        File.Delete(link);
+    }
+
+    [Fact]
     public void MissingDeviceGivesAnErrnoMessage()
     {
         var e = Assert.Throws<ErrnoIOException>(() => McuTransports.Open("/nonexistent/ttyKS0", 250000));
