@@ -71,22 +71,89 @@ public sealed partial class GCodeIO
     /// <summary>Bytes of G-code read so far.</summary>
     public long BytesRead { get; private set; }
 
-    /// <summary>Connects a live G-code stream (e.g. a pseudo terminal); responses are written back to <paramref name="output"/>.</summary>
+    /// <summary>
+    /// Connects a live G-code stream (e.g. a pseudo terminal); responses are written back to
+    /// <paramref name="output"/>. A background thread reads it and hands each block to the reactor.
+    /// </summary>
     public void AttachStream(Stream input, Stream? output)
     {
         _input = input;
         _output = output;
         _gcode.RegisterOutputHandler(RespondRaw);
-        RegisterFd();
+        _streamMode = true;
+        _readerThread = new Thread(StreamReader) { IsBackground = true, Name = "gcode-input" };
+        _readerThread.Start();
     }
+
+    private bool _streamMode;
+    private Thread? _readerThread;
+    private readonly SemaphoreSlim _readAllowed = new(1);
+
+    // Reads one block at a time; the next read waits until the reactor took the block and
+    // input is wanted again (upstream's fd registration).
+    private void StreamReader()
+    {
+        var buf = new byte[ReadSize];
+        while (true)
+        {
+            _readAllowed.Wait();
+            int n;
+            try
+            {
+                n = _input!.Read(buf, 0, buf.Length);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                _reactor.RegisterAsyncCallback(_ => _printer.Log?.Invoke($"Read g-code\n{e}"));
+                return;
+            }
+            if (n <= 0)
+                return;
+            string? data;
+            try
+            {
+                data = new UTF8Encoding(false, true).GetString(buf, 0, n);
+            }
+            catch (DecoderFallbackException e)
+            {
+                _reactor.RegisterAsyncCallback(_ => _printer.Log?.Invoke($"Read g-code\n{e}"));
+                _readAllowed.Release();
+                continue;
+            }
+            _reactor.RegisterAsyncCallback(eventtime =>
+            {
+                HandleData(eventtime, data);
+                if (_fdRegistered)
+                    _readAllowed.Release();
+            });
+        }
+    }
+
+    private bool _fdRegistered = true;
+
+    private bool IsFdRegistered => _streamMode ? _fdRegistered : _fdHandle is not null;
 
     private void RegisterFd()
     {
+        if (_streamMode)
+        {
+            if (!_fdRegistered)
+            {
+                _fdRegistered = true;
+                _readAllowed.Release();
+            }
+            return;
+        }
         _fdHandle ??= _reactor.RegisterTimer(FdReady, Reactor.Now);
     }
 
     private void UnregisterFd()
     {
+        if (_streamMode)
+        {
+            _fdRegistered = false;
+            return;
+        }
         if (_fdHandle is null)
             return;
         _reactor.UnregisterTimer(_fdHandle);
@@ -103,7 +170,7 @@ public sealed partial class GCodeIO
     private void HandleReady()
     {
         _isPrinterReady = true;
-        if (_isFileinput && _fdHandle is null)
+        if (_isFileinput && !IsFdRegistered)
             RegisterFd();
     }
 
@@ -165,6 +232,11 @@ public sealed partial class GCodeIO
         string? data = ReadBlock();
         if (data is null)
             return;
+        HandleData(eventtime, data);
+    }
+
+    private void HandleData(double eventtime, string data)
+    {
         _inputLog.Enqueue((eventtime, data));
         while (_inputLog.Count > InputLogSize)
             _inputLog.Dequeue();
@@ -206,7 +278,7 @@ public sealed partial class GCodeIO
             pendingCommands = _pendingCommands;
         }
         _isProcessingData = false;
-        if (_fdHandle is null && (_input is not null) && !(_isFileinput && data.Length == 0))
+        if (!IsFdRegistered)
             RegisterFd();
     }
 

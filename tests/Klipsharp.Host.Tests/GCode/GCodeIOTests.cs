@@ -1,0 +1,53 @@
+using System.Text;
+using Klipsharp.Host;
+using Klipsharp.Host.GCode;
+
+namespace Klipsharp.Host.Tests.GCode;
+
+public class GCodeIOTests
+{
+    [Fact]
+    public void StreamInputIsProcessedAndAnswered()
+    {
+        var printer = new Printer(new Reactor(), new StartArgs { ConfigFile = "printer.cfg" });
+        GCodeDispatch.AddEarlyPrinterObjects(printer);
+        var io = printer.LookupObject<GCodeIO>("gcode_io");
+        var input = new MemoryStream(Encoding.UTF8.GetBytes("ECHO\nM105\nN7 M110 N7*3\nSTATUS\n"));
+        var output = new MemoryStream();
+        io.AttachStream(input, output);
+        var reactor = printer.Reactor;
+        reactor.RegisterTimer(_ =>
+        {
+            reactor.End();
+            return Reactor.Never;
+        }, reactor.Monotonic() + 0.5);
+        reactor.Run();
+        string text = Encoding.UTF8.GetString(output.ToArray());
+        Assert.Equal("// ECHO\nok\nok T:0\nok\n"
+                     + "// Printer is not ready\n// The klippy host software is attempting to connect.  Please\n// retry in a few moments.\n// Klipper state: Not ready\n"
+                     + "!! Printer is not ready\nok\n", text);
+        Assert.Equal(30, io.BytesRead);
+    }
+
+    [Fact]
+    public void M112InShortBlockActsFirst()
+    {
+        var printer = new Printer(new Reactor(), new StartArgs { ConfigFile = "printer.cfg" });
+        GCodeDispatch.AddEarlyPrinterObjects(printer);
+        var gcode = printer.LookupObject<GCodeDispatch>("gcode");
+        var order = new List<string>();
+        printer.RegisterEventHandler("klippy:shutdown", () => order.Add("shutdown"));
+        gcode.RegisterCommand("MARK", _ => order.Add("mark"), whenNotReady: true);
+        var io = printer.LookupObject<GCodeIO>("gcode_io");
+        io.AttachStream(new MemoryStream(Encoding.UTF8.GetBytes("MARK\nM112\n")), new MemoryStream());
+        var reactor = printer.Reactor;
+        reactor.RegisterTimer(_ =>
+        {
+            reactor.End();
+            return Reactor.Never;
+        }, reactor.Monotonic() + 0.5);
+        reactor.Run();
+        Assert.Equal(new[] { "shutdown", "mark", }, order.Take(2));
+        Assert.True(printer.IsShutdown);
+    }
+}
