@@ -270,8 +270,6 @@ public sealed class PrinterExtruder : IExtruder, IStatusProvider, Extras.IStatsP
             if (axisD <= _nozzleDiameter * _maxExtrudeRatio)
                 return; // tiny extrusions are allowed
             double area = axisR * _filamentArea;
-            _printer.Log?.Invoke(PyPercent.Format("Overextrude: %s vs %s (area=%.3f dist=%.3f)",
-                axisR, _maxExtrudeRatio, area, move.MoveD));
             throw new CommandError(PyPercent.Format(
                 "Move exceeds maximum extrusion (%.3fmm^2 vs %.3fmm^2)\nSee the 'max_extrude_cross_section' config option for details",
                 area, _maxExtrudeRatio * _filamentArea));
