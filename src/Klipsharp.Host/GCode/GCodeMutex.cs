@@ -1,25 +1,27 @@
 namespace Klipsharp.Host.GCode;
 
 /// <summary>
-/// A reactor-aware mutex (upstream reactor.mutex()): a holder that pauses keeps it locked,
-/// and another caller waits (running reactor work) until it is released.
+/// The G-code mutex (upstream reactor.mutex() as used by gcode.py). Upstream a second
+/// caller sleeps in its own greenlet until the holder is done. Here everything runs on one
+/// stack: a contended caller is always nested inside the holder's wait (M109, G4 ...), so
+/// waiting would never end; it runs at once instead, inside the holder's wait.
 /// </summary>
 public sealed class GCodeMutex
 {
-    private readonly Reactor _reactor;
-    private bool _locked;
+    private int _depth;
 
-    public GCodeMutex(Reactor reactor) => _reactor = reactor;
+    public GCodeMutex(Reactor reactor)
+    {
+        _ = reactor;
+    }
 
     /// <summary>True while some caller holds the mutex.</summary>
-    public bool Test() => _locked;
+    public bool Test() => _depth > 0;
 
-    /// <summary>Takes the mutex, waiting while another caller holds it; dispose the result to release.</summary>
+    /// <summary>Takes the mutex; dispose the result to release it.</summary>
     public Releaser Lock()
     {
-        while (_locked)
-            _reactor.Pause(_reactor.Monotonic() + 0.010);
-        _locked = true;
+        _depth++;
         return new Releaser(this);
     }
 
@@ -30,6 +32,6 @@ public sealed class GCodeMutex
 
         internal Releaser(GCodeMutex owner) => _owner = owner;
 
-        public void Dispose() => _owner._locked = false;
+        public void Dispose() => _owner._depth--;
     }
 }
