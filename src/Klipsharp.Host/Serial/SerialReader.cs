@@ -385,9 +385,12 @@ public sealed class SerialReader : IMcuSerial, IMoveQueueSink
 
     // ---- Sending
 
-    /// <summary>Queues an encoded command (dropped when not connected).</summary>
-    public void RawSend(ReadOnlySpan<byte> cmd, ulong minClock, ulong reqClock, CommandQueue queue) =>
-        _serialQueue?.Send(queue, cmd, minClock, reqClock);
+    /// <summary>Queues an encoded command (dropped when not connected or the link is broken).</summary>
+    public void RawSend(ReadOnlySpan<byte> cmd, ulong minClock, ulong reqClock, CommandQueue queue)
+    {
+        if (!IsBroken)
+            _serialQueue?.Send(queue, cmd, minClock, reqClock);
+    }
 
     /// <summary>
     /// Queues a command and waits (running the reactor) until the MCU acknowledges the
@@ -428,7 +431,7 @@ public sealed class SerialReader : IMcuSerial, IMoveQueueSink
     public void SendBatch(ReadOnlySpan<MoveQueueMessage> batch)
     {
         var sq = _serialQueue;
-        if (sq is null || batch.IsEmpty)
+        if (sq is null || IsBroken || batch.IsEmpty)
             return;
         var msgs = new QueueMessage[batch.Length];
         for (int i = 0; i < batch.Length; i++)
