@@ -53,7 +53,9 @@ public sealed class DeltesianKinematics : IKinematics
         double xKinMin = Math.Ceiling(-Math.Min(armX[0], cosAngle * arm[1] - armX[1]));
         double xKinMax = Math.Floor(Math.Min(armX[1], cosAngle * arm[0] - armX[0]));
         double xKinRange = Math.Min(Math.Min(xKinMax - xKinMin, xKinMax * 2), -xKinMin * 2);
-        double? printWidth = config.GetFloatOrNull("print_width", minval: 0.0, maxval: xKinRange);
+        // Python's ceil/floor give ints, so the bound reads "200" rather than "200.0" in errors.
+        ConfigBound maxWidth = Math.Abs(xKinRange) < int.MaxValue ? (ConfigBound)(int)xKinRange : (ConfigBound)xKinRange;
+        double? printWidth = config.GetFloatOrNull("print_width", minval: 0.0, maxval: maxWidth);
         if (printWidth is { } pw && pw != 0.0)
             _limits[0] = (-pw * 0.5, pw * 0.5);
         else
