@@ -97,7 +97,7 @@ public sealed class EnableTracking
 }
 
 /// <summary>The "stepper_enable" object: enable lines of all steppers, M18/M84 and SET_STEPPER_ENABLE (upstream PrinterStepperEnable).</summary>
-public sealed class PrinterStepperEnable : IStepperRegistry, IStatusProvider
+public sealed class PrinterStepperEnable : IStepperRegistry, IStatusProvider, IMotorOff
 {
     public const double DisableStallTime = 0.100;
     public const string CmdSetStepperEnableHelp = "Enable/disable individual stepper by name";
