@@ -1,5 +1,6 @@
 using Klipsharp.Host.Configuration;
 using Klipsharp.Host.GCode;
+using Klipsharp.Host.Kinematics;
 using Klipsharp.Motion;
 
 namespace Klipsharp.Host.Extras;
@@ -58,7 +59,7 @@ public sealed class ForceMove : IStepperRegistry
             return (axisR, 0.0, dist / speed, speed);
         double maxCruiseV2 = dist * accel;
         if (maxCruiseV2 < Math.Pow(speed, 2))
-            speed = Math.Sqrt(maxCruiseV2);
+            speed = MathUtil.Sqrt(maxCruiseV2);
         double accelT = speed / accel;
         double accelDecelD = accelT * speed;
         double cruiseT = (dist - accelDecelD) / speed;

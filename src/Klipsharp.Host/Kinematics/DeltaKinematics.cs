@@ -45,7 +45,7 @@ public sealed class DeltaKinematics : IKinematics, IDeltaCalibrationKinematics
         _arm2 = _armLengths.Select(arm => Math.Pow(arm, 2)).ToArray();
         _absEndstops = new double[3];
         for (int i = 0; i < 3; i++)
-            _absEndstops[i] = _rails[i].GetHomingInfo().PositionEndstop + Math.Sqrt(_arm2[i] - Math.Pow(radius, 2));
+            _absEndstops[i] = _rails[i].GetHomingInfo().PositionEndstop + MathUtil.Sqrt(_arm2[i] - Math.Pow(radius, 2));
         double[] defaultAngles = [210.0, 330.0, 90.0];
         _angles = new double[3];
         for (int i = 0; i < 3; i++)
@@ -68,13 +68,13 @@ public sealed class DeltaKinematics : IKinematics, IDeltaCalibrationKinematics
         // Beyond these radii an XY move could cause excessive tower movement.
         double halfMinStepDist = _rails.Min(r => r.GetSteppers()[0].GetStepDist()) * .5;
         double RatioToXy(double ratio) =>
-            ratio * Math.Sqrt(Math.Pow(minArmLength, 2) / (Math.Pow(ratio, 2) + 1.0) - Math.Pow(halfMinStepDist, 2))
+            ratio * MathUtil.Sqrt(Math.Pow(minArmLength, 2) / (Math.Pow(ratio, 2) + 1.0) - Math.Pow(halfMinStepDist, 2))
             + halfMinStepDist - radius;
         _slowXy2 = Math.Pow(RatioToXy(SlowRatio), 2);
         _verySlowXy2 = Math.Pow(RatioToXy(2.0 * SlowRatio), 2);
         _maxXy2 = Math.Pow(Math.Min(Math.Min(printRadius, minArmLength - radius), RatioToXy(4.0 * SlowRatio)), 2);
-        double maxXy = Math.Sqrt(_maxXy2);
-        toolhead.Printer.Log?.Invoke($"Delta max build radius {PyFmt.F(maxXy, 2)}mm (moves slowed past {PyFmt.F(Math.Sqrt(_slowXy2), 2)}mm and {PyFmt.F(Math.Sqrt(_verySlowXy2), 2)}mm)");
+        double maxXy = MathUtil.Sqrt(_maxXy2);
+        toolhead.Printer.Log?.Invoke($"Delta max build radius {PyFmt.F(maxXy, 2)}mm (moves slowed past {PyFmt.F(MathUtil.Sqrt(_slowXy2), 2)}mm and {PyFmt.F(MathUtil.Sqrt(_verySlowXy2), 2)}mm)");
         _axesMin = [-maxXy, -maxXy, _minZ];
         _axesMax = [maxXy, maxXy, _maxZ];
         SetPosition([0.0, 0.0, 0.0], "");
@@ -119,7 +119,7 @@ public sealed class DeltaKinematics : IKinematics, IDeltaCalibrationKinematics
         // All towers home together.
         homingState.SetAxes([0, 1, 2]);
         double?[] forcepos = _homePosition.Select(v => (double?)v).ToArray();
-        forcepos[2] = -1.5 * Math.Sqrt(_arm2.Max() - _maxXy2);
+        forcepos[2] = -1.5 * MathUtil.Sqrt(_arm2.Max() - _maxXy2);
         homingState.HomeRails(_rails, forcepos, _homePosition.Select(v => (double?)v).ToArray());
     }
 
@@ -136,7 +136,7 @@ public sealed class DeltaKinematics : IKinematics, IDeltaCalibrationKinematics
         if (endZ > _limitZ)
         {
             double aboveZLimit = endZ - _limitZ;
-            double allowedRadius = _radius - Math.Sqrt(_minArm2 - Math.Pow(_minArmLength - aboveZLimit, 2));
+            double allowedRadius = _radius - MathUtil.Sqrt(_minArm2 - Math.Pow(_minArmLength - aboveZLimit, 2));
             limitXy2 = Math.Min(limitXy2, Math.Pow(allowedRadius, 2));
         }
         if (endXy2 > limitXy2 || endZ > _maxZ || endZ < _minZ)

@@ -66,7 +66,7 @@ public sealed class DeltesianKinematics : IKinematics
         double[] pmax = [_rails[0].GetHomingInfo().PositionEndstop, _rails[1].GetHomingInfo().PositionEndstop];
         _absEndstop = new double[2];
         for (int i = 0; i < 2; i++)
-            _absEndstop[i] = pmax[i] + Math.Sqrt(arm2[i] - Math.Pow(armX[i], 2));
+            _absEndstop[i] = pmax[i] + MathUtil.Sqrt(arm2[i] - Math.Pow(armX[i], 2));
         _homeZ = ActuatorToCartesian(_absEndstop)[1];
         double zMax = Math.Min(PillarsZMax(_limits[0].Min), PillarsZMax(_limits[0].Max));
         double zMin = config.GetFloat("minimum_z_position", 0, maxval: zMax);
@@ -77,12 +77,12 @@ public sealed class DeltesianKinematics : IKinematics
         {
             double sr2 = Math.Pow(slowRatio, 2);
             _slowX2 = Math.Pow(Math.Min(
-                Math.Sqrt((sr2 * arm2[0]) / (sr2 + 1)) - armX[0],
-                Math.Sqrt((sr2 * arm2[1]) / (sr2 + 1)) - armX[1]), 2);
+                MathUtil.Sqrt((sr2 * arm2[0]) / (sr2 + 1)) - armX[0],
+                MathUtil.Sqrt((sr2 * arm2[1]) / (sr2 + 1)) - armX[1]), 2);
             _verySlowX2 = Math.Pow(Math.Min(
-                Math.Sqrt((2 * sr2 * arm2[0]) / (2 * sr2 + 1)) - armX[0],
-                Math.Sqrt((2 * sr2 * arm2[1]) / (2 * sr2 + 1)) - armX[1]), 2);
-            toolhead.Printer.Log?.Invoke($"Deltesian kinematics: moves slowed past {PyFmt.F(Math.Sqrt(_slowX2.Value), 2)}mm and {PyFmt.F(Math.Sqrt(_verySlowX2.Value), 2)}mm");
+                MathUtil.Sqrt((2 * sr2 * arm2[0]) / (2 * sr2 + 1)) - armX[0],
+                MathUtil.Sqrt((2 * sr2 * arm2[1]) / (2 * sr2 + 1)) - armX[1]), 2);
+            toolhead.Printer.Log?.Invoke($"Deltesian kinematics: moves slowed past {PyFmt.F(MathUtil.Sqrt(_slowX2.Value), 2)}mm and {PyFmt.F(MathUtil.Sqrt(_verySlowX2.Value), 2)}mm");
         }
         var (maxVelocity, maxAccel) = toolhead.GetMaxVelocity();
         _maxZVelocity = config.GetFloat("max_z_velocity", maxVelocity, above: 0.0, maxval: maxVelocity);
@@ -97,10 +97,10 @@ public sealed class DeltesianKinematics : IKinematics
     private double[] ActuatorToCartesian(IReadOnlyList<double> sp)
     {
         double dx = _armX[0] + _armX[1], dz = sp[1] - sp[0];
-        double pivots = Math.Sqrt(Math.Pow(dx, 2) + Math.Pow(dz, 2));
+        double pivots = MathUtil.Sqrt(Math.Pow(dx, 2) + Math.Pow(dz, 2));
         // Trilateration in a frame along the line between the two pivots
         double xt = (Math.Pow(pivots, 2) + _arm2[0] - _arm2[1]) / (2 * pivots);
-        double zt = Math.Sqrt(_arm2[0] - Math.Pow(xt, 2));
+        double zt = MathUtil.Sqrt(_arm2[0] - Math.Pow(xt, 2));
         // Rotate and translate back
         double x = xt * dx / pivots + zt * dz / pivots - _armX[0];
         double z = xt * dz / pivots - zt * dx / pivots + sp[0];
@@ -109,8 +109,8 @@ public sealed class DeltesianKinematics : IKinematics
 
     private double PillarsZMax(double x)
     {
-        double dz0 = Math.Sqrt(_arm2[0] - Math.Pow(_armX[0] + x, 2));
-        double dz1 = Math.Sqrt(_arm2[1] - Math.Pow(_armX[1] - x, 2));
+        double dz0 = MathUtil.Sqrt(_arm2[0] - Math.Pow(_armX[0] + x, 2));
+        double dz1 = MathUtil.Sqrt(_arm2[1] - Math.Pow(_armX[1] - x, 2));
         return Math.Min(_absEndstop[0] - dz0, _absEndstop[1] - dz1);
     }
 
@@ -151,7 +151,7 @@ public sealed class DeltesianKinematics : IKinematics
             homepos[2] = _homeZ;
             var forcepos = (double?[])homepos.Clone();
             double maxDz2 = Math.Max(_arm2[0] - Math.Pow(_armX[0], 2), _arm2[1] - Math.Pow(_armX[1], 2));
-            forcepos[2] = -1.5 * Math.Sqrt(maxDz2);
+            forcepos[2] = -1.5 * MathUtil.Sqrt(maxDz2);
             homingState.HomeRails([_rails[0], _rails[1]], forcepos, homepos);
         }
         if (homeY)

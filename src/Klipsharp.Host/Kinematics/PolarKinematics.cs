@@ -45,12 +45,12 @@ public sealed class PolarKinematics : IKinematics
         double abX = p2x - p1x, abY = p2y - p1y;
         double apX = -p1x, apY = -p1y;
         double abApDotProduct = abX * apX + abY * apY;
-        double abLength = Math.Sqrt(Math.Pow(abX, 2) + Math.Pow(abY, 2));
+        double abLength = MathUtil.Sqrt(Math.Pow(abX, 2) + Math.Pow(abY, 2));
         // Is the projection of the origin inside the segment?
         if (abApDotProduct <= 0)
-            return Math.Sqrt(Math.Pow(apX, 2) + Math.Pow(apY, 2));
+            return MathUtil.Sqrt(Math.Pow(apX, 2) + Math.Pow(apY, 2));
         if (abApDotProduct >= Math.Pow(abLength, 2))
-            return Math.Sqrt(Math.Pow(p2x, 2) + Math.Pow(p2y, 2));
+            return MathUtil.Sqrt(Math.Pow(p2x, 2) + Math.Pow(p2y, 2));
         return Math.Abs(abX * apY - abY * apX) / abLength;
     }
 
@@ -145,7 +145,7 @@ public sealed class PolarKinematics : IKinematics
             double minDist = DistanceToCenter(move.StartPos[0], move.StartPos[1], move.EndPos[0], move.EndPos[1]);
             if (minDist == 0)
                 return;
-            double vAngular = Math.Sqrt(move.MaxCruiseV2) / minDist;
+            double vAngular = MathUtil.Sqrt(move.MaxCruiseV2) / minDist;
             if (_vRadMax < vAngular)
             {
                 double scaleRadius = _vRadMax / vAngular;

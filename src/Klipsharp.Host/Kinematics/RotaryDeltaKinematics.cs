@@ -64,7 +64,7 @@ public sealed class RotaryDeltaKinematics : IKinematics, IDeltaCalibrationKinema
             armZ[i] = _calibration.ElbowCoord(i, eangles[i])[2];
         _limitZ = Enumerable.Range(0, 3).Min(i => armZ[i] - lowerArms[i]);
         toolhead.Printer.Log?.Invoke($"Delta max build height {PyFmt.F(_maxZ, 2)}mm (radius tapered above {PyFmt.F(_limitZ, 2)}mm)");
-        double maxXy = Math.Sqrt(_maxXy2);
+        double maxXy = MathUtil.Sqrt(_maxXy2);
         _axesMin = [-maxXy, -maxXy, _minZ];
         _axesMax = [maxXy, maxXy, _maxZ];
         SetPosition([0.0, 0.0, 0.0], "");
