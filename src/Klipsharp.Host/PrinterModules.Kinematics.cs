@@ -11,5 +11,6 @@ public static partial class PrinterModules
         new("force_move", c => new ForceMove(c)),
         new("manual_stepper", null, c => new ManualStepper(c)),
         new("extruder_stepper", null, c => new PrinterExtruderStepper(c)),
+        new("delta_calibrate", c => new DeltaCalibrate(c)),
     ];
 }
