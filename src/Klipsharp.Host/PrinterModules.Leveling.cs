@@ -7,5 +7,14 @@ public static partial class PrinterModules
     private static readonly Entry[] LevelingModules =
     [
         new("manual_probe", c => new ManualProbe(c)),
+        new("bed_tilt", c => new BedTilt(c)),
+        new("z_tilt", c => new ZTilt(c)),
+        new("quad_gantry_level", c => new QuadGantryLevel(c)),
+        new("bed_screws", c => new BedScrews(c)),
+        new("screws_tilt_adjust", c => new ScrewsTiltAdjust(c)),
+        new("sdcard_loop", c => new SDCardLoop(c)),
+        new("filament_switch_sensor", null, c => new SwitchSensor(c)),
+        new("filament_motion_sensor", null, c => new EncoderSensor(c)),
+        new("gcode_button", null, c => new GCodeButton(c)),
     ];
 }
