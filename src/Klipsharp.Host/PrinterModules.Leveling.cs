@@ -7,6 +7,9 @@ public static partial class PrinterModules
     private static readonly Entry[] LevelingModules =
     [
         new("manual_probe", c => new ManualProbe(c)),
+        new("bed_mesh", c => new BedMesh(c)),
+        new("exclude_object", c => new ExcludeObject(c)),
+        new("tuning_tower", c => new TuningTower(c)),
         new("bed_tilt", c => new BedTilt(c)),
         new("z_tilt", c => new ZTilt(c)),
         new("quad_gantry_level", c => new QuadGantryLevel(c)),
