@@ -65,5 +65,10 @@ public static partial class PrinterModules
         new("led", null, c => new PrinterPwmLed(c)),
         new("neopixel", null, c => new PrinterNeoPixel(c)),
         new("dotstar", null, c => new PrinterDotstar(c)),
+        new("homing_heaters", c => new HomingHeaters(c)),
+        new("adc_scaled", null, c => new PrinterAdcScaled(c)),
+        new("sx1509", null, c => new SX1509(c)),
+        new("spi_temperature", SpiTemperatureSensor.LoadConfig),
+        new("endstop_phase", c => new EndstopPhases(c), c => new EndstopPhase(c)),
     ];
 }

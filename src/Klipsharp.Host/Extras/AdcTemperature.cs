@@ -19,15 +19,14 @@ public sealed class PrinterAdcToTemperature : ITemperatureSensor
     public const int RangeCheckCount = 4;
 
     private readonly IAdcConvert _adcConvert;
-    private readonly McuAdc _mcuAdc;
+    private readonly IAdcPin _mcuAdc;
     private readonly HelperTemperatureDiagnostics _diagHelper;
     private Action<double, double>? _temperatureCallback;
 
     public PrinterAdcToTemperature(ConfigWrapper config, IAdcConvert adcConvert)
     {
         _adcConvert = adcConvert;
-        var ppins = config.GetPrinter().LookupObject<PrinterPins>("pins");
-        _mcuAdc = ppins.SetupPin<McuAdc>("adc", config.Get("sensor_pin"));
+        _mcuAdc = AdcPins.SetupAdc(config.GetPrinter(), config.Get("sensor_pin"));
         _mcuAdc.SetupAdcCallback(AdcCallback);
         _diagHelper = new HelperTemperatureDiagnostics(config, _mcuAdc, adcConvert.CalcTemp);
     }
@@ -57,11 +56,11 @@ public sealed class PrinterAdcToTemperature : ITemperatureSensor
 public sealed class HelperTemperatureDiagnostics
 {
     private readonly string _name;
-    private readonly McuAdc _mcuAdc;
+    private readonly IAdcPin _mcuAdc;
     private readonly Func<double, double> _calcTempCb;
     private double? _minTemp, _maxTemp, _minAdc, _maxAdc;
 
-    public HelperTemperatureDiagnostics(ConfigWrapper config, McuAdc mcuAdc, Func<double, double> calcTempCb)
+    public HelperTemperatureDiagnostics(ConfigWrapper config, IAdcPin mcuAdc, Func<double, double> calcTempCb)
     {
         var printer = config.GetPrinter();
         _name = config.Name;
@@ -85,7 +84,7 @@ public sealed class HelperTemperatureDiagnostics
     {
         if (_minTemp is null)
             return null;
-        var (lastReadTime, lastValue) = _mcuAdc.LastValue;
+        var (lastReadTime, lastValue) = _mcuAdc.GetLastValue();
         if (lastReadTime == 0.0)
             return null;
         if (lastValue >= _minAdc && lastValue <= _maxAdc)

@@ -107,7 +107,7 @@ public sealed class McuAdcButtons
         _reactor = printer.Reactor;
         _pullup = pullup;
         var ppins = printer.LookupObject<PrinterPins>("pins");
-        var mcuAdc = ppins.SetupPin<McuAdc>("adc", pin);
+        var mcuAdc = AdcPins.AsAdc(ppins.SetupPin("adc", pin));
         mcuAdc.SetupAdcSample(AdcReportTime, AdcSampleTime, AdcSampleCount, batchNum: AdcBatchCount);
         mcuAdc.SetupAdcCallback(AdcCallback);
         printer.LookupObject<QueryAdc>("query_adc").RegisterAdc("adc_button:" + pin.Trim(), mcuAdc);

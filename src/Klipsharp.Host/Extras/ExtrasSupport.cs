@@ -185,3 +185,37 @@ public static class PyRepr
         return sb.Append('\'').ToString();
     }
 }
+
+/// <summary>An analog input: an MCU ADC pin or a derived one such as adc_scaled (upstream MCU_adc duck type).</summary>
+public interface IAdcPin
+{
+    Mcu.Mcu GetMcu();
+    void SetupAdcSample(double reportTime, double sampleTime = 0.0, int sampleCount = 1, int batchNum = 1,
+        double minval = 0.0, double maxval = 1.0, int rangeCheckCount = 0);
+    void SetupAdcCallback(Action<IReadOnlyList<(double Time, double Value)>> callback);
+    (double Time, double Value) GetLastValue();
+}
+
+/// <summary>Creates analog inputs through the "pins" object.</summary>
+public static class AdcPins
+{
+    private sealed class AdcAdapter(McuAdc adc) : IAdcPin
+    {
+        public Mcu.Mcu GetMcu() => adc.Mcu;
+        public void SetupAdcSample(double reportTime, double sampleTime = 0.0, int sampleCount = 1, int batchNum = 1,
+            double minval = 0.0, double maxval = 1.0, int rangeCheckCount = 0) =>
+            adc.SetupAdcSample(reportTime, sampleTime, sampleCount, batchNum, minval, maxval, rangeCheckCount);
+        public void SetupAdcCallback(Action<IReadOnlyList<(double Time, double Value)>> callback) => adc.SetupAdcCallback(callback);
+        public (double Time, double Value) GetLastValue() => adc.LastValue;
+    }
+
+    public static IAdcPin AsAdc(object pin) => pin switch
+    {
+        IAdcPin p => p,
+        McuAdc m => new AdcAdapter(m),
+        _ => throw new PinError($"pin object {pin.GetType().Name} is not an adc pin"),
+    };
+
+    public static IAdcPin SetupAdc(Printer printer, string pinDesc) =>
+        AsAdc(printer.LookupObject<PrinterPins>("pins").SetupPin("adc", pinDesc));
+}

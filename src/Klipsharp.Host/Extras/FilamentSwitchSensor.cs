@@ -36,7 +36,7 @@ public sealed class RunoutHelper : IStatusProvider
             _insertGcode = gcodeMacro.LoadTemplate(config, "insert_gcode");
         _pauseDelay = config.GetFloat("pause_delay", .5, above: .0);
         _eventDelay = config.GetFloat("event_delay", 3.0, minval: .0);
-        _printer.RegisterEventHandler("klippy:ready", () => _minEventSystime = _reactor.Monotonic() + 2.0);
+        _printer.RegisterEventHandler("klippy:ready", () => { _minEventSystime = _reactor.Monotonic() + 2.0; });
         _gcode.RegisterMuxCommand("QUERY_FILAMENT_SENSOR", "SENSOR", _name, CmdQueryFilamentSensor, desc: CmdQueryFilamentSensorHelp);
         _gcode.RegisterMuxCommand("SET_FILAMENT_SENSOR", "SENSOR", _name, CmdSetFilamentSensor, desc: CmdSetFilamentSensorHelp);
     }

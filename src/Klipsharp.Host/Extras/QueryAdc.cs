@@ -8,7 +8,7 @@ namespace Klipsharp.Host.Extras;
 public sealed class QueryAdc
 {
     public const string CmdQueryAdcHelp = "Report the last value of an analog pin";
-    private readonly Dictionary<string, McuAdc> _adc = new();
+    private readonly Dictionary<string, IAdcPin> _adc = new();
 
     public QueryAdc(ConfigWrapper config)
     {
@@ -16,7 +16,7 @@ public sealed class QueryAdc
         gcode.RegisterCommand("QUERY_ADC", CmdQueryAdc, desc: CmdQueryAdcHelp);
     }
 
-    public void RegisterAdc(string name, McuAdc mcuAdc) => _adc[name] = mcuAdc;
+    public void RegisterAdc(string name, IAdcPin mcuAdc) => _adc[name] = mcuAdc;
 
     private void CmdQueryAdc(GCodeCommand gcmd)
     {
@@ -27,7 +27,7 @@ public sealed class QueryAdc
             gcmd.RespondInfo("Available ADC objects: " + string.Join(", ", objs));
             return;
         }
-        var (timestamp, value) = adc.LastValue;
+        var (timestamp, value) = adc.GetLastValue();
         string msg = $"ADC object \"{name}\" has value {PyFmt.F(value, 6)} (timestamp {PyFmt.F(timestamp, 3)})";
         double? pullup = gcmd.GetFloatOrNull("PULLUP", above: 0.0);
         if (pullup is double pu)

@@ -15,7 +15,7 @@ public sealed class PrinterTemperatureMcu : ITemperatureSensor
     private double _baseTemperature, _slope;
     private readonly double? _temp1, _adc1, _temp2, _adc2;
     private double _minTemp, _maxTemp;
-    private readonly McuAdc _mcuAdc;
+    private readonly IAdcPin _mcuAdc;
     private readonly HelperTemperatureDiagnostics _diagHelper;
     private McuQueryCommand? _debugReadCmd;
     private string _mcuType = "";
@@ -34,7 +34,7 @@ public sealed class PrinterTemperatureMcu : ITemperatureSensor
                 _adc2 = config.GetFloat("sensor_adc2", minval: 0.0, maxval: 1.0);
         }
         var ppins = _printer.LookupObject<PrinterPins>("pins");
-        _mcuAdc = ppins.SetupPin<McuAdc>("adc", $"{mcuName}:ADC_TEMPERATURE");
+        _mcuAdc = AdcPins.AsAdc(ppins.SetupPin("adc", $"{mcuName}:ADC_TEMPERATURE"));
         _mcuAdc.SetupAdcCallback(AdcCallback);
         _diagHelper = new HelperTemperatureDiagnostics(config, _mcuAdc, CalcTemp);
         if (_printer.IsFileOutput)
@@ -70,7 +70,7 @@ public sealed class PrinterTemperatureMcu : ITemperatureSensor
 
     private void HandleMcuIdentify()
     {
-        var mcu = _mcuAdc.Mcu;
+        var mcu = _mcuAdc.GetMcu();
         _debugReadCmd = mcu.LookupQueryCommand("debug_read order=%c addr=%u", "debug_result val=%u");
         _mcuType = mcu.GetConstants().TryGetValue("MCU", out var t) ? t?.ToString() ?? "" : "";
         var cfgFuncs = new (string, Action)[]

@@ -878,3 +878,9 @@ public static class TmcHelpers
         fields.SetField("thigh", thigh);
     }
 }
+
+/// <summary>A TMC driver printer object (tmcXXXX STEPPER), as endstop_phase uses it.</summary>
+public interface ITmcDriver
+{
+    (long? McuPhaseOffset, long Phases) GetPhaseOffset();
+}

@@ -209,7 +209,7 @@ public sealed class McuTmcSpi : IMcuTmc
 }
 
 /// <summary>[tmc2130 STEPPER] (upstream tmc2130.TMC2130).</summary>
-public sealed class TMC2130 : IStatusProvider
+public sealed class TMC2130 : IStatusProvider, ITmcDriver
 {
     private readonly TmcCommandHelper _cmdhelper;
 

@@ -3,7 +3,7 @@ using Klipsharp.Host.Configuration;
 namespace Klipsharp.Host.Extras;
 
 /// <summary>[tmc2208 STEPPER] (upstream tmc2208.TMC2208).</summary>
-public sealed class TMC2208 : IStatusProvider
+public sealed class TMC2208 : IStatusProvider, ITmcDriver
 {
     private readonly TmcCommandHelper _cmdhelper;
 
@@ -56,7 +56,7 @@ public sealed class TMC2208 : IStatusProvider
 }
 
 /// <summary>[tmc2209 STEPPER] (upstream tmc2209.TMC2209).</summary>
-public sealed class TMC2209 : IStatusProvider
+public sealed class TMC2209 : IStatusProvider, ITmcDriver
 {
     private readonly TmcCommandHelper _cmdhelper;
 

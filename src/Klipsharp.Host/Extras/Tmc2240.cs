@@ -96,7 +96,7 @@ public sealed class Tmc2240CurrentHelper : ITmcCurrentHelper
 }
 
 /// <summary>[tmc2240 STEPPER] over SPI or UART (upstream tmc2240.TMC2240).</summary>
-public sealed class TMC2240 : IStatusProvider
+public sealed class TMC2240 : IStatusProvider, ITmcDriver
 {
     private readonly TmcCommandHelper _cmdhelper;
 

@@ -146,7 +146,7 @@ public sealed class McuTmc2660Spi : IMcuTmc
 }
 
 /// <summary>[tmc2660 STEPPER] (upstream tmc2660.TMC2660).</summary>
-public sealed class TMC2660 : IStatusProvider
+public sealed class TMC2660 : IStatusProvider, ITmcDriver
 {
     private readonly TmcCommandHelper _cmdhelper;
 

@@ -76,7 +76,7 @@ public sealed class Tmc5160CurrentHelper : ITmcCurrentHelper
 }
 
 /// <summary>[tmc5160 STEPPER] (upstream tmc5160.TMC5160).</summary>
-public sealed class TMC5160 : IStatusProvider
+public sealed class TMC5160 : IStatusProvider, ITmcDriver
 {
     private readonly TmcCommandHelper _cmdhelper;
 
