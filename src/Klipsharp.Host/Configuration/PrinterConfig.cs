@@ -19,7 +19,7 @@ public sealed class ConfigWarning
 /// validation helpers): reads printer.cfg, checks for unused options, records deprecations
 /// and holds the SAVE_CONFIG state.
 /// </summary>
-public sealed class PrinterConfig
+public sealed class PrinterConfig : Extras.IStatusProvider
 {
     private ConfigAccessTracking _accessTracking = new();
     private readonly HashSet<(string, string)> _autosaveOptions = [];
@@ -192,6 +192,27 @@ public sealed class PrinterConfig
 
     /// <summary>Status "settings": values modules read (set by <see cref="CheckUnusedOptions"/>).</summary>
     public IReadOnlyDictionary<string, OrderedDictionary<string, object?>> SettingsStatus => _settings;
+
+    /// <summary>The "configfile" status object: raw config, warnings, pending SAVE_CONFIG items and validated settings.</summary>
+    public Dictionary<string, object?> GetStatus(double eventtime)
+    {
+        var warnings = new List<object?>(_warnings.Count);
+        foreach (var w in _warnings)
+        {
+            var d = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var (k, v) in w.Fields)
+                d[k] = v;
+            warnings.Add(d);
+        }
+        return new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["config"] = _rawConfig,
+            ["warnings"] = warnings,
+            ["save_config_pending"] = AutoSave.SaveConfigPending,
+            ["save_config_pending_items"] = AutoSave.PendingItems,
+            ["settings"] = _settings,
+        };
+    }
 
     // ---- autosave -----------------------------------------------------------
 
