@@ -189,8 +189,12 @@ public sealed class Printer
         StateMessage = newMsg;
     }
 
-    /// <summary>Enters the shutdown state: every shutdown handler runs, the message is kept for the user.</summary>
-    public void InvokeShutdown(string msg)
+    /// <summary>
+    /// Enters the shutdown state: every shutdown handler runs, then the klippy:analyze_shutdown
+    /// handlers get <paramref name="msg"/> and <paramref name="details"/> (they may rewrite the
+    /// message shown to the user, e.g. "MCU 'mcu' shutdown: ...").
+    /// </summary>
+    public void InvokeShutdown(string msg, Dictionary<string, object?>? details = null)
     {
         if (IsShutdown)
             return;
@@ -208,9 +212,22 @@ public sealed class Printer
                 Log?.Invoke($"Exception during shutdown handler: {e}");
             }
         }
+        details ??= new Dictionary<string, object?>();
+        foreach (var cb in Handlers("klippy:analyze_shutdown"))
+        {
+            try
+            {
+                ((Action<string, Dictionary<string, object?>>)cb)(msg, details);
+            }
+            catch (Exception e)
+            {
+                Log?.Invoke($"Exception in analyze_shutdown handler: {e}");
+            }
+        }
     }
 
-    public void InvokeAsyncShutdown(string msg) => Reactor.RegisterAsyncCallback(_ => InvokeShutdown(msg));
+    public void InvokeAsyncShutdown(string msg, Dictionary<string, object?>? details = null) =>
+        Reactor.RegisterAsyncCallback(_ => InvokeShutdown(msg, details));
 
     public void RequestExit(string result)
     {

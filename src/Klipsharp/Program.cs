@@ -9,7 +9,7 @@ public static class Program
         "usage: klipsharp <verb> ...\n" +
         "  batch CONFIG -i GCODE -o OUT -d DICT [-d NAME=DICT]...   write the MCU command stream for a G-code file\n" +
         "  decode DICT SERIAL                                        print a binary MCU stream as text\n" +
-        "  run CONFIG [-I PTY] [-l LOG]                              run the printer host live\n" +
+        "  run CONFIG [-I PTY] [-l LOG] [--print FILE]               run the printer host live (serial: sim:atmega2560 = built-in simulated MCU)\n" +
         "  sim-mcu [--pty PATH | --socket PATH] [--board NAME] [--machine FILE | --no-machine] [--dict-out FILE]\n" +
         "                                                            run a simulated MCU\n";
 
@@ -27,6 +27,8 @@ public static class Program
                 return DecodeVerb.Run(rest);
             case "batch":
                 return BatchVerb.Run(rest);
+            case "run":
+                return RunVerb.Run(rest);
             case "sim-mcu":
                 return SimMcuVerb.Run(rest);
             default:

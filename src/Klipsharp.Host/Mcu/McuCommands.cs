@@ -37,23 +37,43 @@ public sealed class McuQueryCommand
     private readonly MessageFormat _response;
     private readonly long? _oid;
     private readonly CommandQueue _queue;
+    private readonly bool _isAsync;
 
-    internal McuQueryCommand(Mcu mcu, MessageFormat format, MessageFormat response, long? oid, CommandQueue queue)
+    internal McuQueryCommand(Mcu mcu, MessageFormat format, MessageFormat response, long? oid, CommandQueue queue, bool isAsync = false)
     {
         _mcu = mcu;
         _format = format;
         _response = response;
         _oid = oid;
         _queue = queue;
+        _isAsync = isAsync;
     }
 
-    public McuResponse Send(ReadOnlySpan<long> args, ulong minClock = 0, ulong reqClock = 0)
+    /// <summary>Sends the command and waits for the response; link failures raise <see cref="CommandError"/>.</summary>
+    public McuResponse Send(ReadOnlySpan<long> args, ulong minClock = 0, ulong reqClock = 0, bool retry = true)
     {
         if (_mcu.IsFileOutput)
             return DummyResponse();
+        return _mcu.SendQuery([Encode(_format, args)], _response.Name, _oid, minClock, Math.Max(minClock, reqClock), _queue, retry, _isAsync);
+    }
+
+    public McuResponse Send() => Send(ReadOnlySpan<long>.Empty);
+
+    /// <summary>Sends <paramref name="preface"/> (another command's encoding) right before this query (upstream send_with_preface).</summary>
+    public McuResponse SendWithPreface(MessageFormat preface, ReadOnlySpan<long> prefaceArgs, ReadOnlySpan<long> args,
+                                       ulong minClock = 0, ulong reqClock = 0)
+    {
+        if (_mcu.IsFileOutput)
+            return DummyResponse();
+        return _mcu.SendQuery([Encode(preface, prefaceArgs), Encode(_format, args)], _response.Name, _oid,
+                              minClock, Math.Max(minClock, reqClock), _queue, true, _isAsync);
+    }
+
+    private static byte[] Encode(MessageFormat format, ReadOnlySpan<long> args)
+    {
         var buffer = new byte[MessageBlock.MESSAGE_PAYLOAD_MAX];
-        int len = _format.Encode(buffer, args);
-        return _mcu.SendQuery(buffer.AsSpan(0, len).ToArray(), _response.Name, _oid, minClock, Math.Max(minClock, reqClock), _queue);
+        int len = format.Encode(buffer, args);
+        return buffer.AsSpan(0, len).ToArray();
     }
 
     private McuResponse DummyResponse()

@@ -34,6 +34,11 @@ public sealed class McuResponse
     public byte[] GetBytes(string field) =>
         _bytes.TryGetValue(field, out var v) ? v : throw new KeyNotFoundException($"Response '{Name}' has no field '{field}'");
 
+    /// <summary>A string field (enumeration names such as static_string_id, #output text) decoded from its UTF-8 bytes.</summary>
+    public string GetString(string field) => System.Text.Encoding.UTF8.GetString(GetBytes(field));
+
+    public bool TryGetBytes(string field, out byte[] value) => _bytes.TryGetValue(field, out value!);
+
     public void Set(string field, long value) => _ints[field] = value;
 
     public void Set(string field, byte[] value) => _bytes[field] = value;

@@ -83,6 +83,9 @@ public sealed class SerialQueue : IDisposable
     private uint _bytesWrite, _bytesRead, _bytesRetransmit, _bytesInvalid;
     private readonly byte[] _cmdBuf = new byte[MessageBlock.MESSAGE_MAX * MAX_PENDING_BLOCKS];
 
+    // Low-latency handlers run on the I/O thread (upstream fast readers), copy-on-write
+    private FastReader[] _fastReaders = [];
+
     // Protected by _receiveLock
     private readonly object _receiveLock = new();
     private readonly Queue<PulledMessage> _oldReceive = new();
@@ -317,6 +320,49 @@ public sealed class SerialQueue : IDisposable
 
     private void HandleMessage(double eventtime, int len, List<PulledMessage> received)
     {
+        if (HandleMessageLocked(eventtime, len, received))
+            CheckFastReaders(eventtime, len);
+    }
+
+    // A received block that starts with a fast reader's prefix also goes to that reader, outside the lock
+    private void CheckFastReaders(double eventtime, int len)
+    {
+        var readers = Volatile.Read(ref _fastReaders);
+        if (readers.Length == 0)
+            return;
+        var body = _inputBuf.AsSpan(MessageBlock.MESSAGE_HEADER_SIZE, len - MessageBlock.MESSAGE_HEADER_SIZE);
+        foreach (var fr in readers)
+        {
+            if (len < fr.Prefix.Length + MessageBlock.MESSAGE_MIN || !body.StartsWith(fr.Prefix))
+                continue;
+            try
+            {
+                fr.Handler(eventtime, _inputBuf.AsSpan(0, len));
+            }
+            catch (Exception e)
+            {
+                Report($"fast reader failed: {e}");
+            }
+            return;
+        }
+    }
+
+    /// <summary>Registers a handler that sees matching message blocks on the I/O thread, before the reactor does (upstream serialqueue_add_fastreader).</summary>
+    public void AddFastReader(FastReader fr)
+    {
+        lock (_lock)
+            Volatile.Write(ref _fastReaders, [.. _fastReaders, fr]);
+    }
+
+    public void RemoveFastReader(FastReader fr)
+    {
+        lock (_lock)
+            Volatile.Write(ref _fastReaders, _fastReaders.Where(f => f != fr).ToArray());
+    }
+
+    // Returns true for a data block (one that fast readers may want)
+    private bool HandleMessageLocked(double eventtime, int len, List<PulledMessage> received)
+    {
         lock (_lock)
         {
             ulong rseqDelta = unchecked(_inputBuf[MessageBlock.MESSAGE_POS_SEQ] - _receiveSeq) & MessageBlock.MESSAGE_SEQ_MASK;
@@ -327,7 +373,7 @@ public sealed class SerialQueue : IDisposable
                 {
                     // An ack for a block never sent, or an out of order block
                     _bytesInvalid += (uint)len;
-                    return;
+                    return false;
                 }
                 UpdateReceiveSeq(eventtime, rseq);
             }
@@ -364,7 +410,9 @@ public sealed class SerialQueue : IDisposable
                     if (_oldReceive.Count > DEBUG_QUEUE_RECEIVE)
                         _oldReceive.Dequeue();
                 }
+                return true;
             }
+            return false;
         }
     }
 
@@ -819,4 +867,14 @@ public sealed class SerialQueue : IDisposable
         }
         return result;
     }
+}
+
+/// <summary>A low-latency message handler: gets every received block whose first message starts with <see cref="Prefix"/> (upstream struct fastreader).</summary>
+public sealed class FastReader(byte[] prefix, Action<double, ReadOnlySpan<byte>> handler)
+{
+    /// <summary>Encoded start of the message (msgtag and leading fields).</summary>
+    public byte[] Prefix { get; } = prefix;
+
+    /// <summary>Called on the I/O thread with the receive time and the whole block (header and trailer included).</summary>
+    public Action<double, ReadOnlySpan<byte>> Handler { get; } = handler;
 }
