@@ -70,5 +70,9 @@ public static partial class PrinterModules
         new("sx1509", null, c => new SX1509(c)),
         new("spi_temperature", SpiTemperatureSensor.LoadConfig),
         new("endstop_phase", c => new EndstopPhases(c), c => new EndstopPhase(c)),
+        new("temperature_combined", PrinterSensorCombined.LoadConfig),
+        new("pca9533", null, c => new PCA9533(c)),
+        new("pca9632", null, c => new PCA9632(c)),
+        new("firmware_retraction", c => new FirmwareRetraction(c)),
     ];
 }
