@@ -19,5 +19,7 @@ public static partial class PrinterModules
         new("filament_switch_sensor", null, c => new SwitchSensor(c)),
         new("filament_motion_sensor", null, c => new EncoderSensor(c)),
         new("gcode_button", null, c => new GCodeButton(c)),
+        new("ds18b20", DS18B20.LoadConfig),
+        new("temperature_combined", PrinterSensorCombined.LoadConfig),
     ];
 }
