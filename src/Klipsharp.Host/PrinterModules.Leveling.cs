@@ -20,6 +20,5 @@ public static partial class PrinterModules
         new("filament_motion_sensor", null, c => new EncoderSensor(c)),
         new("gcode_button", null, c => new GCodeButton(c)),
         new("ds18b20", DS18B20.LoadConfig),
-        new("temperature_combined", PrinterSensorCombined.LoadConfig),
     ];
 }
