@@ -342,12 +342,7 @@ public sealed partial class GCodeDispatch
         if (!IsPrinterReady)
             throw gcmd.Error(_printer.StateMessage);
         if (cmd.Length == 0)
-        {
-            string cmdline = gcmd.GetCommandline();
-            if (cmdline.Length > 0)
-                _printer.Log?.Invoke(cmdline);
-            return;
-        }
+            return; // comment or empty line (upstream logs it at debug level)
         if (cmd.Contains(' '))
         {
             // M117/M118/M23 with numbers or special characters in their text
