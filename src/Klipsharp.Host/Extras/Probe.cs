@@ -160,10 +160,32 @@ public sealed class ProbeCommandHelper : IStatusProvider
         _lastZResult = pos.BedZ + zOffset;
     }
 
+    private ((double X, double Y, double Z) Offsets, ProbeResult Ppos)? _probeCalibrateInfo;
+
+    private void ProbeCalibrateFinalize(ProbeResult? mpresult)
+    {
+        if (mpresult is null)
+            return;
+        var (offsets, ppos) = _probeCalibrateInfo!.Value;
+        double zOffset = offsets.Z - mpresult.BedZ + ppos.BedZ;
+        var gcode = _printer.LookupObject<GCodeDispatch>("gcode");
+        gcode.RespondInfo($"{_name}: z_offset: {PyFmt.F(zOffset, 3)}\nThe SAVE_CONFIG command will update the printer config file\nwith the above and restart the printer.");
+        _printer.LookupObject<PrinterConfig>("configfile").Set(_name, "z_offset", PyFmt.F(zOffset, 3));
+    }
+
     private void CmdProbeCalibrate(GCodeCommand gcmd)
     {
         ProbeUtil.VerifyNoManualProbe(_printer);
-        throw gcmd.Error("PROBE_CALIBRATE requires manual probing, which is not available in this build");
+        var p = _probe.GetProbeParams(gcmd);
+        var ppos = ProbeUtil.RunSingleProbe(_probe, gcmd);
+        var curpos = _printer.LookupObject<ToolHead>("toolhead").GetPosition();
+        curpos[2] += 5.0;
+        Move(curpos.Select(v => (double?)v).ToList(), p.LiftSpeed);
+        curpos[0] = ppos.BedX;
+        curpos[1] = ppos.BedY;
+        Move(curpos.Select(v => (double?)v).ToList(), p.ProbeSpeed);
+        _probeCalibrateInfo = (_probe.GetOffsets(gcmd), ppos);
+        _ = new ManualProbeHelper(_printer, gcmd, ProbeCalibrateFinalize);
     }
 
     private void CmdProbeAccuracy(GCodeCommand gcmd)
@@ -565,7 +587,13 @@ public sealed class ProbePointsHelper
         string method = gcmd.Get("METHOD", "automatic").ToLowerInvariant();
         _horizontalMoveZ = gcmd.GetFloat("HORIZONTAL_MOVE_Z", _defaultHorizontalMoveZ);
         if (probe is null || method == "manual")
-            throw gcmd.Error("Manual probing is not available in this build");
+        {
+            _liftSpeed = _speed;
+            _probeOffsets = (0.0, 0.0, 0.0);
+            _manualResults = new();
+            ManualProbeStart();
+            return;
+        }
         _liftSpeed = probe.GetProbeParams(gcmd).LiftSpeed;
         _probeOffsets = probe.GetOffsets(gcmd);
         if (_horizontalMoveZ < _probeOffsets.Z)
@@ -587,6 +615,31 @@ public sealed class ProbePointsHelper
             probeNum++;
         }
         session.EndProbeSession();
+    }
+
+    private List<ProbeResult> _manualResults = new();
+
+    private void ManualProbeStart()
+    {
+        RaiseTool(_manualResults.Count == 0);
+        if (_manualResults.Count >= ProbePoints.Count)
+        {
+            if (InvokeCallback(_manualResults))
+                return;
+            _manualResults = new();
+        }
+        MoveNext(_manualResults.Count);
+        var gcode = _printer.LookupObject<GCodeDispatch>("gcode");
+        var gcmd = gcode.CreateGCodeCommand("", "", new Dictionary<string, string>());
+        _ = new ManualProbeHelper(_printer, gcmd, ManualProbeFinalize);
+    }
+
+    private void ManualProbeFinalize(ProbeResult? mpresult)
+    {
+        if (mpresult is null)
+            return;
+        _manualResults.Add(mpresult);
+        ManualProbeStart();
     }
 }
 
