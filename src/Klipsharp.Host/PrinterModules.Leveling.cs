@@ -20,5 +20,11 @@ public static partial class PrinterModules
         new("filament_motion_sensor", null, c => new EncoderSensor(c)),
         new("gcode_button", null, c => new GCodeButton(c)),
         new("ds18b20", DS18B20.LoadConfig),
+        new("adxl345", c => new ADXL345(c), c => new ADXL345(c)),
+        new("mpu9250", c => new MPU9250(c), c => new MPU9250(c)),
+        new("icm20948", c => new ICM20948(c), c => new ICM20948(c)),
+        new("lis2dw", c => new LIS2DW(c, LIS2DW.Lis2dwType), c => new LIS2DW(c, LIS2DW.Lis2dwType)),
+        new("lis3dh", c => new LIS2DW(c, LIS2DW.Lis3dhType), c => new LIS2DW(c, LIS2DW.Lis3dhType)),
+        new("resonance_tester", c => new ResonanceTester(c)),
     ];
 }
