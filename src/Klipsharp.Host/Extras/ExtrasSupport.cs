@@ -122,7 +122,8 @@ public static class PyFmt
                 for (int i = 0; i < prec; i++) step /= 10m;
                 d += v < 0 ? -step : step;
             }
-            return d.ToString("F" + prec.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+            string res = d.ToString("F" + prec.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+            return v < 0 && !res.StartsWith('-') ? "-" + res : res;
         }
         return v.ToString("F" + prec.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
     }
