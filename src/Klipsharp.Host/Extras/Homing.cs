@@ -273,7 +273,7 @@ public sealed class HomingMove
         {
             _toolhead.DripMove(movepos.ToArray(), speed, allEndstopTrigger);
         }
-        catch (CommandError e)
+        catch (CommandError e) when (e is not McuError)
         {
             error = $"Error during homing move: {e.Message}";
         }
@@ -287,7 +287,7 @@ public sealed class HomingMove
             {
                 triggerTime = mcuEndstop.HomeWait(moveEndPrintTime);
             }
-            catch (CommandError e)
+            catch (CommandError e) when (e is not McuError)
             {
                 error ??= $"Error during homing {name}: {e.Message}";
                 continue;
@@ -342,7 +342,7 @@ public sealed class HomingMove
         {
             _printer.SendEvent("homing:homing_move_end", this);
         }
-        catch (CommandError e)
+        catch (CommandError e) when (e is not McuError)
         {
             error ??= e.Message;
         }
@@ -566,7 +566,7 @@ public sealed class PrinterHoming
         {
             return hmove.DoHomingMove(pos, speed, probePos, triggered, checkTriggered);
         }
-        catch (CommandError)
+        catch (CommandError e) when (e is not McuError)
         {
             if (_printer.IsShutdown)
                 throw new CommandError("Homing failed due to printer shutdown");
@@ -585,7 +585,7 @@ public sealed class PrinterHoming
         {
             epos = hmove.DoHomingMove(pos, speed, probePos: true);
         }
-        catch (CommandError)
+        catch (CommandError e) when (e is not McuError)
         {
             if (_printer.IsShutdown)
                 throw new CommandError("Probing failed due to printer shutdown");
@@ -611,7 +611,7 @@ public sealed class PrinterHoming
         {
             kin.Home(homingState);
         }
-        catch (CommandError)
+        catch (CommandError e) when (e is not McuError)
         {
             if (_printer.IsShutdown)
                 throw new CommandError("Homing failed due to printer shutdown");

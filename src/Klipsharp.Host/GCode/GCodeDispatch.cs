@@ -228,7 +228,7 @@ public sealed partial class GCodeDispatch
             {
                 handler(gcmd);
             }
-            catch (CommandError e)
+            catch (CommandError e) when (e is not McuError)
             {
                 RespondError(e.Message);
                 _printer.SendEvent("gcode:command_error");
