@@ -26,5 +26,11 @@ public static partial class PrinterModules
         new("lis2dw", c => new LIS2DW(c, LIS2DW.Lis2dwType), c => new LIS2DW(c, LIS2DW.Lis2dwType)),
         new("lis3dh", c => new LIS2DW(c, LIS2DW.Lis3dhType), c => new LIS2DW(c, LIS2DW.Lis3dhType)),
         new("resonance_tester", c => new ResonanceTester(c)),
+        new("skew_correction", c => new PrinterSkew(c)),
+        new("z_thermal_adjust", c => new ZThermalAdjuster(c)),
+        new("axis_twist_compensation", c => new AxisTwistCompensation(c)),
+        new("mcp4728", null, c => new Mcp4728(c)),
+        new("canbus_ids", c => new PrinterCANBus(c)),
+        new("canbus_stats", null, c => new PrinterCANBusStats(c)),
     ];
 }

@@ -120,4 +120,49 @@ public sealed class LevelingBatchTests
         Assert.Contains("26 (38.33, 94.99), substituted points: [(42.922, 94.99), (38.33000000000001, 87.126), (38.33000000000001, 129.126), (21.422, 94.99)]", text);
         Assert.Contains("30 (66.66, 123.32), substituted points: [(54.172, 123.32), (66.66, 97.376), (66.66, 150.876), (100.172, 123.32)]", text);
     }
+
+    [Fact]
+    public void SkewCorrectionTransformsMoves()
+    {
+        // side = sqrt(2*140.4^2 + 2*141.6^2 - 4*99.8^2)/2; skew = tan(pi/2 - acos((ac^2 - side^2 - ad^2)/(2*side*ad)))
+        double ac = 140.4, bd = 141.6, ad = 99.8;
+        double side = Math.Sqrt(2 * ac * ac + 2 * bd * bd - 4 * ad * ad) / 2;
+        double skew = Math.Tan(Math.PI / 2 - Math.Acos((ac * ac - side * side - ad * ad) / (2 * side * ad)));
+        Assert.Equal(-0.008511, skew, 6);
+        var run = LevelingHarness.Batch(Cartesian + "\n[skew_correction]\n",
+            "G28\nCALC_MEASURED_SKEW AC=140.4 BD=141.6 AD=99.8\nSET_SKEW XY=140.4,141.6,99.8\nGET_CURRENT_SKEW\n"
+            + "G1 X100 Y100 Z10 F3000\nGET_POSITION\nSKEW_PROFILE LOAD=nope\nSET_SKEW XZ=1,2\n");
+        var text = run.Text;
+        Assert.Contains("Calculated Skew: -0.008511 radians, -0.49 degrees", text);
+        Assert.Contains("Current Printer Skew:\nXY Skew: -0.008511 radians, -0.49 degrees\nXZ Skew: 0.000000 radians, 0.00 degrees\nYZ Skew: 0.000000 radians, 0.00 degrees", text);
+        // x - y * xy_factor
+        Assert.Contains($"toolhead: X:{(100 - 100 * skew).ToString("F6", System.Globalization.CultureInfo.InvariantCulture)} Y:100.000000 Z:10.000000", text);
+        Assert.Contains("skew_correction:  Load failed, unknown profile [nope]", text);
+        Assert.Contains("skew_correction: improperly formatted entry for plane [XZ]\nSET_SKEW XZ=1,2", text);
+    }
+
+    [Fact]
+    public void ZThermalAdjustQuery()
+    {
+        var run = LevelingHarness.Batch(Cartesian + "\n[z_thermal_adjust]\ntemp_coeff: 0.01\nsensor_type: EPCOS 100K B57560G104F\nsensor_pin: PK7\nmin_temp: 0\nmax_temp: 100\n",
+            "G28\nSET_Z_THERMAL_ADJUST TEMP_COEFF=0.02 REF_TEMP=25\n");
+        Assert.Contains("enable: 1 (enabled)\ntemp_coeff: 0.020000 mm/degC\nref_temp: 25.00 degC (manual)\n-------------------\nCurrent Z temp: 0.00 degC\nApplied Z adjustment: 0.0000 mm", run.Text);
+    }
+
+    [Fact]
+    public void AxisTwistCompensationNeedsAProbe() =>
+        AssertConfigError(Cartesian + "\n[axis_twist_compensation]\ncalibrate_start_x: 20\ncalibrate_end_x: 180\ncalibrate_y: 100\n",
+            "AXIS_TWIST_COMPENSATION requires [probe] to be defined");
+
+    [Fact]
+    public void AxisTwistInterpolation()
+    {
+        double[] comp = [0.01, -0.02, 0.03];
+        // samples at x = 20, 100, 180
+        Assert.Equal(0.01, Extras.AxisTwistCompensation.GetInterpolatedZCompensation(20, comp, 20, 180), 12);
+        Assert.Equal(-0.005, Extras.AxisTwistCompensation.GetInterpolatedZCompensation(60, comp, 20, 180), 12);
+        Assert.Equal(0.005, Extras.AxisTwistCompensation.GetInterpolatedZCompensation(140, comp, 20, 180), 12);
+        // beyond the ends the outer segments are extended
+        Assert.Equal(0.025, Extras.AxisTwistCompensation.GetInterpolatedZCompensation(-20, comp, 20, 180), 12);
+    }
 }
