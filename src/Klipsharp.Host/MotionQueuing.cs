@@ -50,7 +50,7 @@ public sealed class MotionQueuing
         if (_mcu.IsFileOutput)
             _canPause = false;
         _flushTimer = _reactor.RegisterTimer(_canPause ? FlushHandler : FlushHandlerDebug);
-        _printer.RegisterEventHandler("klippy:shutdown", () => _canPause = false);
+        _printer.RegisterEventHandler("klippy:shutdown", () => { _canPause = false; });
     }
 
     public double LastFlushTime { get; private set; }
