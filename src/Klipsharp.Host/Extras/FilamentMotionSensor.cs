@@ -13,7 +13,7 @@ public sealed class EncoderSensor : IStatusProvider
     private readonly string _extruderName;
     private readonly double _detectionLength;
     private readonly RunoutHelper _runoutHelper;
-    private IExtruder? _extruder;
+    private Func<double, double>? _findPastPosition;
     private Mcu.Mcu? _mcu;
     private ReactorTimer? _extruderPosUpdateTimer;
     private double _filamentRunoutPos;
@@ -39,7 +39,13 @@ public sealed class EncoderSensor : IStatusProvider
 
     private void HandleReady()
     {
-        _extruder = _printer.LookupObject<IExtruder>(_extruderName);
+        var extruder = _printer.LookupObject(_extruderName);
+        _findPastPosition = extruder switch
+        {
+            IExtruder e => e.FindPastPosition,
+            PrinterExtruderStepper s => s.FindPastPosition,
+            _ => throw new ConfigError($"'{_extruderName}' is not an extruder"),
+        };
         _mcu = _printer.LookupObject<Mcu.Mcu>("mcu");
         UpdateFilamentRunoutPos();
         _extruderPosUpdateTimer = _reactor.RegisterTimer(ExtruderPosUpdateEvent);
@@ -60,7 +66,7 @@ public sealed class EncoderSensor : IStatusProvider
     private double GetExtruderPos(double eventtime)
     {
         double printTime = _mcu!.EstimatedPrintTime(eventtime);
-        return _extruder!.FindPastPosition(printTime);
+        return _findPastPosition!(printTime);
     }
 
     private double ExtruderPosUpdateEvent(double eventtime)
@@ -72,7 +78,7 @@ public sealed class EncoderSensor : IStatusProvider
 
     private void EncoderEvent(double eventtime, int state)
     {
-        if (_extruder is null)
+        if (_findPastPosition is null)
             return;
         UpdateFilamentRunoutPos(eventtime);
         // An encoder pulse always means filament is present.
