@@ -921,6 +921,7 @@ public sealed class ProbeManager
     private List<(double X, double Y)> _basePoints = new();
     private readonly SortedDictionary<int, List<(double X, double Y)>> _substitutes = new();
     private readonly ProbePointsHelper _probeHelper;
+    private readonly RapidScanHelper _rapidScanHelper;
 
     public ProbeManager(ConfigWrapper config, Dictionary<string, object?> origConfig, Func<IReadOnlyList<ProbeResult>, string?> finalizeCb)
     {
@@ -932,6 +933,7 @@ public sealed class ProbeManager
         IsRound = origConfig["radius"] is not null;
         _probeHelper = new ProbePointsHelper(config, finalizeCb, []);
         _probeHelper.UseXyOffsets(true);
+        _rapidScanHelper = new RapidScanHelper(config, this, finalizeCb);
         InitFaultyRegions(config);
     }
 
@@ -976,8 +978,19 @@ public sealed class ProbeManager
 
     private static string Region(double[] a, double[] b) => $"[{BedMeshUtil.List(a)}, {BedMeshUtil.List(b)}]";
 
-    /// <summary>Probes the generated points (a rapid scan needs an eddy current probe, which this host lacks).</summary>
-    public void StartProbe(GCodeCommand gcmd) => _probeHelper.StartProbe(gcmd);
+    /// <summary>Probes the generated points, or scans them in one pass with an eddy current probe (METHOD=rapid_scan).</summary>
+    public void StartProbe(GCodeCommand gcmd)
+    {
+        string method = gcmd.Get("METHOD", "automatic").ToLowerInvariant();
+        bool canScan = false;
+        var pprobe = _printer.TryLookupObject<IPrinterProbe>("probe");
+        if (pprobe is IStatusProvider sp && sp.GetStatus(0.0).TryGetValue("name", out var n) && n is string probeName)
+            canScan = probeName.StartsWith("probe_eddy_current", StringComparison.Ordinal);
+        if (method == "rapid_scan" && canScan)
+            _rapidScanHelper.PerformRapidScan(gcmd);
+        else
+            _probeHelper.StartProbe(gcmd);
+    }
 
     public IReadOnlyList<double>? GetZeroRefPos() => _zeroRefPos;
 
@@ -1125,6 +1138,268 @@ public sealed class ProbeManager
         if (_zrefMode == ZrefMode.Probe)
             path.Add(_zeroRefPos!.ToArray());
         return path;
+    }
+    /// <summary>The travel path of a rapid scan: (point, is a sample point) pairs (upstream iter_rapid_path).</summary>
+    public IEnumerable<((double X, double Y) Pt, bool IsSample)> IterRapidPath()
+    {
+        bool ascndX = true;
+        var lastBasePt = _basePoints[0];
+        var lastMvPt = lastBasePt;
+        if (_overshoot != 0)
+        {
+            double overshoot = BedMeshUtil.PyMin(8, _overshoot);
+            lastMvPt = (lastBasePt.X - overshoot, lastBasePt.Y);
+            yield return (lastMvPt, false);
+        }
+        for (int idx = 0; idx < _basePoints.Count; idx++)
+        {
+            var pt = _basePoints[idx];
+            // A change in Y reverses the X direction
+            bool dirChange = !BedMeshUtil.IsClose(pt.Y, lastBasePt.Y, absTol: 1e-6);
+            if (_substitutes.ContainsKey(idx))
+            {
+                foreach (var (subPt, isSmp) in GenFaultyPath(lastMvPt, idx, ascndX, dirChange))
+                {
+                    yield return (subPt, isSmp);
+                    lastMvPt = subPt;
+                }
+            }
+            else
+            {
+                if (dirChange)
+                    foreach (var dpt in GenDirChange(lastMvPt, pt, ascndX))
+                        yield return (dpt, false);
+                yield return (pt, true);
+                lastMvPt = pt;
+            }
+            lastBasePt = pt;
+            ascndX ^= dirChange;
+        }
+        if (_zrefMode == ZrefMode.Probe)
+        {
+            if (_overshoot != 0)
+            {
+                double ovs = BedMeshUtil.PyMin(4, _overshoot);
+                ovs = ascndX ? ovs : -ovs;
+                yield return ((lastMvPt.X + ovs, lastMvPt.Y), false);
+            }
+            yield return ((_zeroRefPos![0], _zeroRefPos[1]), true);
+        }
+    }
+
+    private IEnumerable<((double X, double Y) Pt, bool IsSample)> GenFaultyPath((double X, double Y) lastPt, int idx, bool ascndX, bool dirChange)
+    {
+        var subs = _substitutes[idx];
+        int subCnt = subs.Count;
+        if (dirChange)
+            foreach (var dpt in GenDirChange(lastPt, subs[0], ascndX))
+                yield return (dpt, false);
+        if (IsRound)
+        {
+            // Round beds get no faulty region path handling
+            foreach (var p in subs)
+                yield return (p, true);
+            yield break;
+        }
+        bool firstCorner = false;
+        var sortedSubIdx = _substitutes.Keys.ToList();
+        if (subCnt == 2 && idx < sortedSubIdx.Count)
+            firstCorner = sortedSubIdx[idx] == idx;
+        yield return (subs[0], true);
+        if (subCnt == 1)
+            yield break;
+        lastPt = subs[0];
+        var nextPt = subs[1];
+        if (subCnt == 2)
+        {
+            if (firstCorner || dirChange)
+                yield return ((nextPt.X, lastPt.Y), false);
+            else
+                yield return ((lastPt.X, nextPt.Y), false);
+            yield return (nextPt, true);
+            yield break;
+        }
+        if (dirChange)
+        {
+            // Switch up: another direction change when there is overshoot, else 2 mm inward then up
+            if (_overshoot != 0)
+            {
+                foreach (var dpt in GenDirChange(lastPt, nextPt, ascndX))
+                    yield return (dpt, false);
+            }
+            else
+            {
+                double shift = ascndX ? -2 : 2;
+                yield return ((lastPt.X + shift, lastPt.Y), false);
+                yield return ((lastPt.X + shift, nextPt.Y), false);
+            }
+            yield return (nextPt, true);
+            (lastPt, nextPt) = (subs[1], subs[2]);
+        }
+        else
+        {
+            yield return ((lastPt.X, nextPt.Y), false);
+            yield return (nextPt, true);
+            (lastPt, nextPt) = (subs[1], subs[2]);
+            if (subCnt == 4)
+            {
+                double shift = ascndX ? 2 : -2;
+                yield return ((lastPt.X + shift, lastPt.Y), false);
+                yield return ((nextPt.X - shift, nextPt.Y), false);
+                yield return (nextPt, true);
+                (lastPt, nextPt) = (subs[2], subs[3]);
+            }
+        }
+        yield return ((nextPt.X, lastPt.Y), false);
+        yield return (nextPt, true);
+    }
+
+    private IEnumerable<(double X, double Y)> GenDirChange((double X, double Y) lastPt, (double X, double Y) nextPt, bool ascndX)
+    {
+        if (_overshoot == 0)
+            yield break;
+        int xdir = ascndX ? 1 : -1;
+        double overshoot = _overshoot >= 3.0 ? 2.0 : _overshoot;
+        (double X, double Y) ovrPt = (lastPt.X + overshoot * xdir, lastPt.Y);
+        yield return ovrPt;
+        if (_overshoot < 3.0)
+        {
+            // No room for an arc: move straight to the next row
+            yield return (nextPt.X + overshoot * xdir, nextPt.Y);
+            yield break;
+        }
+        const int stepAngle = 3;
+        const int startAngle = 270;
+        double ydiff = Math.Abs(nextPt.Y - lastPt.Y);
+        double xdiff = Math.Abs(nextPt.X - lastPt.X);
+        double maxRadius = BedMeshUtil.PyMin(_overshoot - 2, 8);
+        double radius = BedMeshUtil.PyMin(ydiff / 2, maxRadius);
+        (double X, double Y) origin = (ovrPt.X, lastPt.Y + radius);
+        double nextOriginY = nextPt.Y - radius;
+        int angle;
+        if (xdiff < .01)
+        {
+            // Aligned on the x axis: a single arc may complete the move
+            angle = 90;
+            if (nextOriginY - origin.Y < .05)
+                angle = 180;
+        }
+        else
+        {
+            angle = (int)(Math.Atan(ydiff / xdiff) * (180.0 / Math.PI));
+            if ((ascndX && nextPt.X < lastPt.X) || (!ascndX && nextPt.X > lastPt.X))
+                angle = 180 - angle;
+        }
+        int count = angle / stepAngle;
+        int step = stepAngle * xdir;
+        int start = startAngle + step;
+        foreach (var arcPt in GenArc(origin, radius, start, step, count))
+            yield return arcPt;
+        if (angle == 180)
+            yield break;
+        origin = (nextPt.X + overshoot * xdir, nextOriginY);
+        start = startAngle + count * step;
+        // A full 180 degrees plus the repeated connecting angle
+        count = 61 - count;
+        foreach (var arcPt in GenArc(origin, radius, start, step, count))
+            yield return arcPt;
+    }
+
+    private static IEnumerable<(double X, double Y)> GenArc((double X, double Y) origin, double radius, int start, int step, int count)
+    {
+        int end = start + step * count;
+        // One segment per 3 degrees of travel (Python range semantics)
+        for (int angle = start; step > 0 ? angle < end : angle > end; angle += step)
+        {
+            double rad = PyMod(angle, 360) * (Math.PI / 180.0);
+            double opp = Math.Sin(rad) * radius;
+            double adj = Math.Cos(rad) * radius;
+            yield return (origin.X + adj, origin.Y + opp);
+        }
+    }
+
+    private static int PyMod(int a, int m) => ((a % m) + m) % m;
+}
+
+/// <summary>Scans the mesh in one continuous pass with a probe that samples while moving (upstream bed_mesh.RapidScanHelper).</summary>
+public sealed class RapidScanHelper
+{
+    private const double MaxHitDist = 2.0;
+    private const double MmWinSpeed = 125;
+
+    private readonly Printer _printer;
+    private readonly ProbeManager _probeManager;
+    private readonly double _speed;
+    private readonly double _scanHeight;
+    private readonly Func<IReadOnlyList<ProbeResult>, string?> _finalizeCallback;
+
+    public RapidScanHelper(ConfigWrapper config, ProbeManager probeMgr, Func<IReadOnlyList<ProbeResult>, string?> finalizeCb)
+    {
+        _printer = config.GetPrinter();
+        _probeManager = probeMgr;
+        _speed = config.GetFloat("speed", 50.0, above: 0.0);
+        _scanHeight = config.GetFloat("horizontal_move_z", 5.0);
+        _finalizeCallback = finalizeCb;
+    }
+
+    public void PerformRapidScan(GCodeCommand gcmd)
+    {
+        double speed = gcmd.GetFloat("SCAN_SPEED", _speed);
+        double scanHeight = gcmd.GetFloat("HORIZONTAL_MOVE_Z", _scanHeight);
+        gcmd.RespondInfo($"Beginning rapid surface scan at height {PyFmt.F(scanHeight, 2)}...");
+        var pprobe = _printer.LookupObject<IPrinterProbe>("probe");
+        var toolhead = _printer.LookupObject<ToolHead>("toolhead");
+        // Samples within hit_dist of a point count; the window shrinks less at low speeds
+        double scale = BedMeshUtil.PyMax(0, 1 - speed / MmWinSpeed) + 1;
+        double hitDist = BedMeshUtil.PyMin(MaxHitDist, scale * speed / MmWinSpeed);
+        double halfWindow = hitDist / speed;
+        gcmd.RespondInfo($"Sample hit distance +/- {PyFmt.F(hitDist, 4)}mm, time window +/- ms {PyFmt.F(halfWindow * 1000, 4)}");
+        gcmd.GetCommandParameters()["SAMPLE_TIME"] = PyFmt.S(halfWindow * 2);
+        RaiseTool(gcmd, scanHeight);
+        var probeSession = pprobe.StartProbeSession(gcmd);
+        var offsets = pprobe.GetOffsets(gcmd);
+        bool initialMove = true;
+        foreach (var (pos, isProbePt) in _probeManager.IterRapidPath())
+        {
+            toolhead.ManualMove([pos.X - offsets.X, pos.Y - offsets.Y], speed);
+            if (initialMove)
+            {
+                initialMove = false;
+                MoveToScanHeight(gcmd, scanHeight);
+            }
+            if (isProbePt)
+                probeSession.RunProbe(gcmd);
+        }
+        var results = probeSession.PullProbedResults().Cast<ProbeResult>().ToList();
+        toolhead.GetLastMoveTime();
+        _finalizeCallback(results);
+        probeSession.EndProbeSession();
+    }
+
+    private void RaiseTool(GCodeCommand gcmd, double scanHeight)
+    {
+        var toolhead = _printer.LookupObject<ToolHead>("toolhead");
+        var pprobe = _printer.LookupObject<IPrinterProbe>("probe");
+        var curPos = toolhead.GetPosition();
+        if (curPos[2] >= scanHeight)
+            return;
+        double liftSpeed = pprobe.GetProbeParams(gcmd).LiftSpeed;
+        curPos[2] = _scanHeight + .5;
+        toolhead.ManualMove(curPos.Select(v => (double?)v).ToList(), liftSpeed);
+    }
+
+    private void MoveToScanHeight(GCodeCommand gcmd, double scanHeight)
+    {
+        double timeWindow = gcmd.GetFloat("SAMPLE_TIME");
+        var toolhead = _printer.LookupObject<ToolHead>("toolhead");
+        var pprobe = _printer.LookupObject<IPrinterProbe>("probe");
+        var curPos = toolhead.GetPosition();
+        var pparams = pprobe.GetProbeParams(gcmd);
+        curPos[2] = scanHeight + .5;
+        toolhead.ManualMove(curPos.Select(v => (double?)v).ToList(), pparams.LiftSpeed);
+        curPos[2] = scanHeight;
+        toolhead.ManualMove(curPos.Select(v => (double?)v).ToList(), pparams.ProbeSpeed);
+        toolhead.Dwell(timeWindow / 2 + .01);
     }
 }
 
