@@ -74,6 +74,18 @@ public sealed class Reactor
         return timer;
     }
 
+    private readonly List<Action<double>> _fds = new();
+
+    /// <summary>Registers an always-readable handler dispatched before timers on each pass.</summary>
+    public object RegisterFd(Action<double> onReadable)
+    {
+        _fds.Add(onReadable);
+        _nextTimer = Now;
+        return onReadable;
+    }
+
+    public void UnregisterFd(object handle) => _fds.Remove((Action<double>)handle);
+
     public void UnregisterTimer(ReactorTimer timer)
     {
         timer.WakeTime = Never;
@@ -111,6 +123,8 @@ public sealed class Reactor
     /// <summary>Waits until <paramref name="waketime"/> while running other reactor work; returns the current time.</summary>
     public double Pause(double waketime)
     {
+        // Like a greenlet switch, a pause always gives other work one reactor pass
+        DispatchOnce(Monotonic());
         PauseUntil(static () => false, waketime);
         return Monotonic();
     }
@@ -167,12 +181,18 @@ public sealed class Reactor
                 break;
             cb(eventtime);
         }
+        // File handlers first (upstream dispatches fd events before timers)
+        foreach (var fd in _fds.ToArray())
+            if (_fds.Contains(fd))
+                fd(eventtime);
+        if (_fds.Count > 0)
+            _nextTimer = Math.Min(_nextTimer, eventtime);
         if (eventtime >= _nextTimer)
         {
             _nextTimer = Never;
-            for (int i = 0; i < _timers.Count; i++)
+            var snapshot = _timers.ToArray();
+            foreach (var t in snapshot)
             {
-                var t = _timers[i];
                 if (t.Running)
                     continue;
                 if (eventtime >= t.WakeTime)
@@ -189,13 +209,14 @@ public sealed class Reactor
                         t.Running = false;
                     }
                     t.WakeTime = wake;
-                    eventtime = Monotonic();
                 }
             }
             double next = Never;
             foreach (var t in _timers)
                 if (!t.Running)
                     next = Math.Min(next, t.WakeTime);
+            if (_fds.Count > 0)
+                next = Math.Min(next, Monotonic());
             _nextTimer = next;
         }
         return _nextTimer;

@@ -24,7 +24,7 @@ public sealed partial class GCodeIO
     private bool _isPrinterReady;
     private bool _isProcessingData;
     private bool _pipeIsActive = true;
-    private ReactorTimer? _fdHandle;
+    private object? _fdHandle;
     private string _partialInput = "";
     private List<string> _pendingCommands = new();
     private readonly Queue<(double Eventtime, string Data)> _inputLog = new();
@@ -144,7 +144,7 @@ public sealed partial class GCodeIO
             }
             return;
         }
-        _fdHandle ??= _reactor.RegisterTimer(FdReady, Reactor.Now);
+        _fdHandle ??= _reactor.RegisterFd(ProcessData);
     }
 
     private void UnregisterFd()
@@ -156,15 +156,8 @@ public sealed partial class GCodeIO
         }
         if (_fdHandle is null)
             return;
-        _reactor.UnregisterTimer(_fdHandle);
+        _reactor.UnregisterFd(_fdHandle);
         _fdHandle = null;
-    }
-
-    // A file is always readable, so its reader runs on every reactor pass until unregistered.
-    private double FdReady(double eventtime)
-    {
-        ProcessData(eventtime);
-        return _fdHandle is null ? Reactor.Never : Reactor.Now;
     }
 
     private void HandleReady()
