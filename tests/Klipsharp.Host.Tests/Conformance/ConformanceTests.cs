@@ -49,7 +49,9 @@ public sealed class ConformanceTests
     {
         var psi = new ProcessStartInfo("python3")
         {
-            WorkingDirectory = RepoPaths.Root,
+            // Upstream runs its suite from the source root; corpus paths such as
+            // test/klippy/... in .test files resolve against the corpus root the same way
+            WorkingDirectory = RepoPaths.Golden,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
