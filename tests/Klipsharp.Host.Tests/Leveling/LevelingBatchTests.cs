@@ -165,4 +165,23 @@ public sealed class LevelingBatchTests
         // beyond the ends the outer segments are extended
         Assert.Equal(0.025, Extras.AxisTwistCompensation.GetInterpolatedZCompensation(-20, comp, 20, 180), 12);
     }
+
+    [Fact]
+    public void BedMeshCalibrateByHand()
+    {
+        string cfg = Cartesian + "\n[bed_mesh]\nmesh_min: 10,10\nmesh_max: 190,190\nprobe_count: 3\n";
+        var gcode = new System.Text.StringBuilder("G28\nBED_MESH_CALIBRATE METHOD=manual\n");
+        // Probe order zig-zags: row 0 left to right, row 1 right to left, row 2 left to right
+        for (int i = 1; i <= 9; i++)
+            gcode.Append($"TESTZ Z=-{5 - 0.1 * i:0.0}\nACCEPT\n");
+        gcode.Append("BED_MESH_OUTPUT\nG1 X10 Y10 Z1 F3000\nG1 X190 Y100 Z1\nGET_POSITION\nBED_MESH_CLEAR\nG1 X100 Y100 Z1\nGET_POSITION\n");
+        var run = LevelingHarness.Batch(cfg, gcode.ToString());
+        var text = run.Text;
+        Assert.Contains("Mesh Bed Leveling Complete", text);
+        Assert.Contains("Bed Mesh state has been saved to profile [default]", text);
+        Assert.Contains("Mesh Leveling Probed Z positions:\n 0.100000 0.200000 0.300000\n 0.600000 0.500000 0.400000\n 0.700000 0.800000 0.900000\n", text);
+        // (190, 100) is a probed point with z 0.4
+        Assert.Contains("toolhead: X:190.000000 Y:100.000000 Z:1.400000", text);
+        Assert.Contains("toolhead: X:100.000000 Y:100.000000 Z:1.000000", text);
+    }
 }
