@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Klipsharp.Host;
 using Klipsharp.Host.Extras;
@@ -92,6 +95,7 @@ public static class RunVerb
                     logWriter.WriteLine(msg);
             }
 
+            JitWarmup.Start();
             using var sims = new SimulatedMcuPool(Path.GetDirectoryName(Path.GetFullPath(config)) ?? ".");
             GCodeTty? gcodeTty = null;
             if (tty is not null)
@@ -336,7 +340,7 @@ public sealed class PrintJob
             return;
         Outcome = PrintOutcome.Failed;
         Error = msg;
-        Display?.Finish($"Print failed: {msg.TrimEnd()}");
+        Display?.Finish("Print failed");
         printer.RequestExit("error_exit");
     }
 
@@ -483,5 +487,63 @@ public sealed class ProgressDisplay
         _lastLength = 0;
         _out.WriteLine(msg);
         _out.Flush();
+    }
+}
+
+/// <summary>
+/// Compiles the host's code on a background thread at start-up, so the reactor thread does
+/// not stall on the JIT the first time it heats, homes or prints: a stall of a tenth of a
+/// second in the middle of a homing move is enough for the MCU to report "Timer too close".
+/// Does nothing where there is no JIT (native AOT).
+/// </summary>
+public static class JitWarmup
+{
+    private static int _started;
+
+    /// <summary>Starts the warm-up once per process.</summary>
+    public static void Start()
+    {
+        if (!RuntimeFeature.IsDynamicCodeSupported || Interlocked.Exchange(ref _started, 1) != 0)
+            return;
+        var t = new Thread(Run) { IsBackground = true, Name = "jit-warmup", Priority = ThreadPriority.BelowNormal };
+        t.Start();
+    }
+
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Only runs with a JIT; methods that were trimmed are simply not compiled.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Only runs with a JIT; methods that were trimmed are simply not compiled.")]
+    private static void Run()
+    {
+        Assembly[] assemblies = [typeof(Printer).Assembly, typeof(Klipsharp.Motion.TrapQ).Assembly, typeof(Klipsharp.Protocol.DataDictionary).Assembly];
+        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        foreach (var asm in assemblies)
+        {
+            Type[] types;
+            try
+            {
+                types = asm.GetTypes();
+            }
+            catch (ReflectionTypeLoadException e)
+            {
+                types = e.Types.OfType<Type>().ToArray();
+            }
+            foreach (var type in types)
+            {
+                if (type.IsGenericTypeDefinition)
+                    continue;
+                foreach (var m in type.GetMethods(all).Cast<MethodBase>().Concat(type.GetConstructors(all)))
+                {
+                    if (m.IsAbstract || m.ContainsGenericParameters)
+                        continue;
+                    try
+                    {
+                        RuntimeHelpers.PrepareMethod(m.MethodHandle);
+                    }
+                    catch (Exception)
+                    {
+                        // Some methods cannot be prepared on their own (e.g. P/Invoke stubs); skip them
+                    }
+                }
+            }
+        }
     }
 }

@@ -41,6 +41,7 @@ internal sealed class LiveHost : IDisposable
             File.WriteAllText(part, printGcode);
         var job = makeJob?.Invoke(part);
         Job = job;
+        JitWarmup.Start();
         _pool = new SimulatedMcuPool(Dir);
         Sim = _pool.Get("sim:atmega2560:sim-cartesian.json");
         var options = new HostOptions
