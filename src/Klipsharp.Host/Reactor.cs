@@ -124,7 +124,7 @@ public sealed class Reactor
     public double Pause(double waketime)
     {
         // Like a greenlet switch, a pause always gives other work one reactor pass
-        DispatchOnce(Monotonic());
+        DispatchOnce(Monotonic(), nested: true);
         PauseUntil(static () => false, waketime);
         return Monotonic();
     }
@@ -136,7 +136,7 @@ public sealed class Reactor
             double now = Monotonic();
             if (now >= waketime)
                 return;
-            double next = DispatchOnce(now);
+            double next = DispatchOnce(now, nested: true);
             if (done() || !_running && next >= Never && waketime >= Never)
                 return;
             WaitForWork(Math.Min(next, waketime));
@@ -149,7 +149,7 @@ public sealed class Reactor
         _running = true;
         while (_running)
         {
-            double next = DispatchOnce(Monotonic());
+            double next = DispatchOnce(Monotonic(), nested: false);
             if (!_running)
                 break;
             WaitForWork(next);
@@ -170,7 +170,10 @@ public sealed class Reactor
     }
 
     // Runs due async callbacks and timers once; returns the next timer wake time.
-    private double DispatchOnce(double eventtime)
+    // A nested pass (inside a pause) runs timers and thread callbacks but not file
+    // input: without separate stacks, input handled there could wait on the very code
+    // that paused (e.g. end-of-file waiting for a virtual SD print that is paused).
+    private double DispatchOnce(double eventtime, bool nested)
     {
         while (true)
         {
@@ -182,10 +185,10 @@ public sealed class Reactor
             cb(eventtime);
         }
         // File handlers first (upstream dispatches fd events before timers)
-        foreach (var fd in _fds.ToArray())
+        foreach (var fd in nested ? [] : _fds.ToArray())
             if (_fds.Contains(fd))
                 fd(eventtime);
-        if (_fds.Count > 0)
+        if (!nested && _fds.Count > 0)
             _nextTimer = Math.Min(_nextTimer, eventtime);
         if (eventtime >= _nextTimer)
         {
@@ -215,7 +218,7 @@ public sealed class Reactor
             foreach (var t in _timers)
                 if (!t.Running)
                     next = Math.Min(next, t.WakeTime);
-            if (_fds.Count > 0)
+            if (!nested && _fds.Count > 0)
                 next = Math.Min(next, Monotonic());
             _nextTimer = next;
         }
