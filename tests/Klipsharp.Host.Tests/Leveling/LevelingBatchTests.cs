@@ -184,4 +184,25 @@ public sealed class LevelingBatchTests
         Assert.Contains("toolhead: X:190.000000 Y:100.000000 Z:1.400000", text);
         Assert.Contains("toolhead: X:100.000000 Y:100.000000 Z:1.000000", text);
     }
+
+    [Fact]
+    public void FilamentSensorAndButtonQueries()
+    {
+        string cfg = Cartesian + "\n[filament_switch_sensor runout]\nswitch_pin: PE4\n\n[gcode_button btn]\npin: PE3\npress_gcode: G28\n";
+        var run = LevelingHarness.Batch(cfg, "QUERY_FILAMENT_SENSOR SENSOR=runout\nSET_FILAMENT_SENSOR SENSOR=runout ENABLE=0\nQUERY_BUTTON BUTTON=btn\n");
+        Assert.Equal("exit", run.Result);
+        Assert.Contains("Filament Sensor runout: filament not detected", run.Text);
+        Assert.Contains("btn: RELEASED", run.Text);
+    }
+
+    [Fact]
+    public void ScrewsTiltAdjustDirectionError()
+    {
+        string cfg = LevelingHarness.GoldenConfig("test/klippy/screws_tilt_adjust.cfg");
+        var run = LevelingHarness.Batch(cfg, "G28\nSCREWS_TILT_CALCULATE DIRECTION=up\nSCREWS_TILT_CALCULATE\n");
+        Assert.Contains("Error on 'SCREWS_TILT_CALCULATE DIRECTION=up': DIRECTION must be either CW or CCW", run.Text);
+        Assert.Contains("01:20 means 1 full turn and 20 minutes, CW=clockwise, CCW=counter-clockwise", run.Text);
+        Assert.Contains("front left screw (base) : x=10.0, y=30.0, z=-1.15000", run.Text);
+        Assert.Contains("rear right screw : x=155.0, y=190.0, z=-1.15000 : adjust CW 00:00", run.Text);
+    }
 }
