@@ -122,9 +122,11 @@ public sealed partial class GCodeIO
             }
             _reactor.RegisterAsyncCallback(eventtime =>
             {
-                HandleData(eventtime, data);
+                // Keep reading while this block is processed, as upstream keeps its fd
+                // registered: an M112 sent during a long command must still be seen
                 if (_fdRegistered)
                     _readAllowed.Release();
+                HandleData(eventtime, data);
             });
         }
     }
