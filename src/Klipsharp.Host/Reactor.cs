@@ -192,7 +192,8 @@ public sealed class Reactor
             _nextTimer = Math.Min(_nextTimer, eventtime);
         if (eventtime >= _nextTimer)
         {
-            _nextTimer = Never;
+            // _nextTimer stays due until the scan ends: a callback that pauses runs nested
+            // passes, and those must still see the timers that are due
             var snapshot = _timers.ToArray();
             foreach (var t in snapshot)
             {

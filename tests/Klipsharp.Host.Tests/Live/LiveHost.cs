@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using System.Text;
 using Klipsharp.Host.Tests.Conformance;
 using Klipsharp.SimMcu;
 using Klipsharp.Verbs;
@@ -24,8 +25,9 @@ internal sealed class LiveHost : IDisposable
     /// <param name="adjustConfig">Edits the copied config (its path) before the host starts.</param>
     /// <param name="printGcode">Written to part.gcode in the sdcard directory before the host starts.</param>
     /// <param name="makeJob">Creates the print job from the full path of part.gcode.</param>
+    /// <param name="withTty">Serve G-code on an in-memory "pseudo-terminal" (see <see cref="TtyWrite"/>, <see cref="TtyText"/>).</param>
     public LiveHost(string? extraConfig = null, Action<string>? adjustConfig = null, string? printGcode = null,
-                    Func<string, PrintJob>? makeJob = null)
+                    Func<string, PrintJob>? makeJob = null, bool withTty = false)
     {
         Dir = Directory.CreateTempSubdirectory("ks-live-").FullName;
         string cfg = File.ReadAllText(Path.Combine(RepoPaths.Root, "config", "sim-cartesian.cfg"));
@@ -44,9 +46,17 @@ internal sealed class LiveHost : IDisposable
         JitWarmup.Start();
         _pool = new SimulatedMcuPool(Dir);
         Sim = _pool.Get("sim:atmega2560:sim-cartesian.json");
+        if (withTty)
+        {
+            var (hostEnd, clientEnd) = Klipsharp.Host.Serial.DuplexPipe.CreateTransportPair();
+            _tty = GCodeTty.FromTransport(hostEnd);
+            _ttyClient = clientEnd;
+            new Thread(ReadTty) { IsBackground = true, Name = "tty-client" }.Start();
+        }
         var options = new HostOptions
         {
             SimulatedLinkFactory = _pool.OpenLink,
+            GCodeInput = _tty,
             RestartDelay = 0.0,
             OnPrinterCreated = p =>
             {
@@ -76,6 +86,44 @@ internal sealed class LiveHost : IDisposable
             }
         }) { IsBackground = true, Name = "live-host" };
         _thread.Start();
+    }
+
+    private readonly GCodeTty? _tty;
+    private readonly Klipsharp.Host.Serial.IMcuTransport? _ttyClient;
+    private readonly StringBuilder _ttyText = new();
+
+    private void ReadTty()
+    {
+        var buf = new byte[4096];
+        while (true)
+        {
+            int n;
+            try
+            {
+                n = _ttyClient!.Read(buf);
+            }
+            catch (Exception)
+            {
+                return;
+            }
+            if (n <= 0)
+                return;
+            lock (_lock)
+                _ttyText.Append(Encoding.UTF8.GetString(buf, 0, n));
+        }
+    }
+
+    /// <summary>Sends text to the host's G-code input, as a terminal program would.</summary>
+    public void TtyWrite(string text) => _ttyClient!.Write(Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Everything the host answered on its G-code terminal so far.</summary>
+    public string TtyText
+    {
+        get
+        {
+            lock (_lock)
+                return _ttyText.ToString();
+        }
     }
 
     public string Dir { get; }
@@ -250,6 +298,8 @@ internal sealed class LiveHost : IDisposable
             }
         }
         _pool.Dispose();
+        _tty?.Dispose();
+        _ttyClient?.Dispose();
         try
         {
             Directory.Delete(Dir, true);

@@ -86,9 +86,13 @@ public class LivePrinterTests
         var hostPos = mcuLine![8..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
             .Select(kv => kv.Split(':')).ToDictionary(kv => kv[0], kv => int.Parse(kv[1], CultureInfo.InvariantCulture));
         Assert.Equal(["stepper_x", "stepper_y", "stepper_z"], hostPos.Keys.ToArray());
-        Assert.Equal(hostPos["stepper_x"], host.Sim.GetStepperPositionByPin("PF0"));
-        Assert.Equal(hostPos["stepper_y"], -host.Sim.GetStepperPositionByPin("PF6")); // dir_pin: !PF7
-        Assert.Equal(hostPos["stepper_z"], host.Sim.GetStepperPositionByPin("PL3"));
+        var simPos = new Dictionary<string, int>
+        {
+            ["stepper_x"] = host.Sim.GetStepperPositionByPin("PF0")!.Value,
+            ["stepper_y"] = -host.Sim.GetStepperPositionByPin("PF6")!.Value, // dir_pin: !PF7
+            ["stepper_z"] = host.Sim.GetStepperPositionByPin("PL3")!.Value,
+        };
+        Assert.True(hostPos.SequenceEqual(simPos), $"host {mcuLine} / mcu {string.Join(" ", simPos)}\n{host.LogText}");
         // The carriages physically ended at the last move, X61.3 Y47.9 (80 steps/mm) from the endstops
         Assert.InRange(host.Sim.GetAxisPosition("PF0")!.Value, 4904 - 2, 4904 + 2);
         Assert.InRange(host.Sim.GetAxisPosition("PF6")!.Value, 3832 - 2, 3832 + 2);
@@ -149,6 +153,30 @@ public class LivePrinterTests
         host.WaitFor(() => host.Printer.IsShutdown && host.Printer.StateMessage.StartsWith("MCU 'mcu' shutdown", StringComparison.Ordinal),
                      "the host to report the MCU shutdown");
         Assert.StartsWith("MCU 'mcu' shutdown: Missed scheduling of next digital out event\n", host.Printer.StateMessage);
+        Assert.Equal("exit", host.Exit().Result);
+    }
+
+    [Fact]
+    public void TheTerminalAcknowledgesCommandsAndActsOnM112DuringALongCommand() => RetryWhenOverloaded(TerminalM112);
+
+    private static void TerminalM112()
+    {
+        using var host = new LiveHost(withTty: true);
+        host.WaitReady();
+        host.WaitFor(() => host.TtyText.Contains("// Klipper state: Ready\n", StringComparison.Ordinal), "the ready message on the terminal");
+        host.TtyWrite("M105\n");
+        host.WaitFor(() => host.TtyText.Contains("ok B:", StringComparison.Ordinal), "the M105 answer");
+        Assert.Matches(@"\nok B:[0-9.]+ /0\.0 T0:[0-9.]+ /0\.0\n", host.TtyText);
+        // A long dwell keeps the G-code input busy; M112 must not wait for it
+        host.TtyWrite("G4 P20000\n");
+        Thread.Sleep(300);
+        host.TtyWrite("M112\n");
+        host.WaitFor(() => host.Printer.IsShutdown, "the emergency stop");
+        Assert.Equal("Shutdown due to M112 command", host.Printer.StateMessage.Split('\n')[0]);
+        Assert.Equal(1, host.TtyText.Split('\n').Count(l => l.StartsWith("ok", StringComparison.Ordinal))); // G4 still running
+        host.WaitFor(() => host.Sim.IsShutdown, "the MCU's emergency stop");
+        Assert.Equal("Command request", host.Sim.ShutdownReason);
+        host.WaitFor(() => host.TtyText.Contains("// Klipper state: Shutdown\n", StringComparison.Ordinal), "the shutdown notice");
         Assert.Equal("exit", host.Exit().Result);
     }
 
