@@ -22,17 +22,22 @@ public class LivePrinterTests
         File.WriteAllText(cfgPath, cfg[..max] + LowTempExtruder + cfg[(max + "max_temp: 250".Length)..]);
     }
 
-    private static string SquaresGcode(int squares, double hotend = 60, double bed = 35)
+    // Squares of 30 mm at 40 mm/s; with heat, each side extrudes (a cold run only moves)
+    private static string SquaresGcode(int squares, bool heat = true, double hotend = 60, double bed = 35)
     {
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.Append(ci, $"M140 S{bed}\nM104 S{hotend}\nG28\nM190 S{bed}\nM109 S{hotend}\nG90\nM83\nG1 Z1 F600\n");
+        if (heat)
+            sb.Append(ci, $"M140 S{bed}\nM104 S{hotend}\nG28\nM190 S{bed}\nM109 S{hotend}\nG90\nM83\nG1 Z1 F600\n");
+        else
+            sb.Append("G28 X Y\nG90\n");
+        string e = heat ? " E1.2" : "";
         for (int i = 0; i < squares; i++)
         {
             double o = 40 + i % 5 * 3;
-            sb.Append(ci, $"G1 X{o} Y{o} F6000\nG1 X{o + 30} Y{o} E1.2 F2400\nG1 X{o + 30} Y{o + 30} E1.2\nG1 X{o} Y{o + 30} E1.2\nG1 X{o} Y{o} E1.2\n");
+            sb.Append(ci, $"G1 X{o} Y{o} F6000\nG1 X{o + 30} Y{o}{e} F2400\nG1 X{o + 30} Y{o + 30}{e}\nG1 X{o} Y{o + 30}{e}\nG1 X{o} Y{o}{e}\n");
         }
-        sb.Append("G1 Z3 F600\nG1 X61.3 Y47.9 F3000\nG1 E-0.5 F1800\nM104 S0\nM140 S0\n");
+        sb.Append(heat ? "G1 Z3 F600\nG1 X61.3 Y47.9 F3000\nG1 E-0.5 F1800\nM104 S0\nM140 S0\n" : "G1 X61.3 Y47.9 F3000\n");
         return sb.ToString();
     }
 
@@ -71,7 +76,7 @@ public class LivePrinterTests
                 mcuLine = responses.SelectMany(r => r.Split('\n')).First(l => l.StartsWith("// mcu:", StringComparison.Ordinal));
             },
         };
-        using var host = new LiveHost(adjustConfig: AllowLowTempExtrusion, printGcode: SquaresGcode(3), makeJob: MakeJob);
+        using var host = new LiveHost(adjustConfig: AllowLowTempExtrusion, printGcode: SquaresGcode(2), makeJob: MakeJob);
         var job = host.Job!;
         var (result, lastError) = host.WaitExit(90);
         host.ThrowIfOverloaded();
@@ -95,6 +100,7 @@ public class LivePrinterTests
         Assert.True(hostPos.SequenceEqual(simPos), $"host {mcuLine} / mcu {string.Join(" ", simPos)}\n{host.LogText}");
         // The carriages physically ended at the last move, X61.3 Y47.9 (80 steps/mm) from the endstops
         Assert.InRange(host.Sim.GetAxisPosition("PF0")!.Value, 4904 - 2, 4904 + 2);
+        Assert.InRange(host.Sim.GetAxisPosition("PL3")!.Value, (3.0 - 0.5) * 400 - 2, (3.0 - 0.5) * 400 + 2); // position_endstop 0.5
         Assert.InRange(host.Sim.GetAxisPosition("PF6")!.Value, 3832 - 2, 3832 + 2);
         Assert.False(host.Sim.IsShutdown);
     }
@@ -104,7 +110,7 @@ public class LivePrinterTests
 
     private static void KillMidPrint()
     {
-        using var host = new LiveHost(adjustConfig: AllowLowTempExtrusion, printGcode: SquaresGcode(40), makeJob: f => new PrintJob(f));
+        using var host = new LiveHost(adjustConfig: AllowLowTempExtrusion, printGcode: SquaresGcode(40, heat: false), makeJob: f => new PrintJob(f));
         var job = host.Job!;
         host.WaitFor(() =>
         {
@@ -177,6 +183,31 @@ public class LivePrinterTests
         host.WaitFor(() => host.Sim.IsShutdown, "the MCU's emergency stop");
         Assert.Equal("Command request", host.Sim.ShutdownReason);
         host.WaitFor(() => host.TtyText.Contains("// Klipper state: Shutdown\n", StringComparison.Ordinal), "the shutdown notice");
+        Assert.Equal("exit", host.Exit().Result);
+    }
+
+    [Fact]
+    public void RestartReconnectsToTheConfiguredMcuWithoutResendingTheConfig() => RetryWhenOverloaded(HostRestart);
+
+    private static void HostRestart()
+    {
+        using var host = new LiveHost();
+        host.WaitReady();
+        var first = host.Printer;
+        uint crc = host.Sim.ConfigCrc;
+        host.OnReactor(p =>
+        {
+            p.LookupObject<Klipsharp.Host.GCode.GCodeDispatch>("gcode").RunScript("RESTART");
+            return 0;
+        });
+        host.WaitFor(() => host.Printer != first, "a new printer");
+        host.WaitReady();
+        host.ThrowIfOverloaded();
+        // Same config: the MCU keeps it (same CRC); only the restart/init commands were sent
+        Assert.Equal(crc, host.Sim.ConfigCrc);
+        Assert.Equal(1, host.LogText.Split('\n').Count(l => l == "Sending MCU 'mcu' printer configuration..."));
+        Assert.Equal(2, host.LogText.Split('\n').Count(l => l == "Configured MCU 'mcu' (1024 moves)"));
+        Assert.Contains("Restarting printer", host.LogText);
         Assert.Equal("exit", host.Exit().Result);
     }
 
