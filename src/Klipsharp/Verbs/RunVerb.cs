@@ -134,6 +134,8 @@ public static class RunVerb
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             Log("Starting Klipsharp...");
+            if (printFile is not null)
+                Console.Out.WriteLine($"klipsharp: printing {printFile} on {config} (Ctrl-C stops; -l LOG keeps the host log)");
             var (result, lastError) = PrinterHost.Run(startArgs, Log, options);
             if (job is not null)
             {
