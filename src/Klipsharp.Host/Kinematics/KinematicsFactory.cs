@@ -65,8 +65,8 @@ public static partial class KinematicsFactory
                     ["cartesian"] = (th, c) => new CartKinematics(th, c),
                     ["corexy"] = (th, c) => new CoreXYKinematics(th, c),
                     ["corexz"] = (th, c) => new CoreXZKinematics(th, c),
-                    ["hybrid_corexy"] = (th, c) => new HybridCoreXYKinematics(th, c),
-                    ["hybrid_corexz"] = (th, c) => new HybridCoreXZKinematics(th, c),
+                    ["hybrid_corexy"] = (th, c) => new HybridCoreKinematics(th, c, coupledAxis: 1),
+                    ["hybrid_corexz"] = (th, c) => new HybridCoreKinematics(th, c, coupledAxis: 2),
                     ["none"] = (th, c) => new NoneKinematics(th, c),
                 };
                 RegisterOtherKinematics(t);

@@ -4,19 +4,29 @@ using Klipsharp.Motion;
 
 namespace Klipsharp.Host.Kinematics;
 
-/// <summary>Hybrid CoreXY ("Markforged") kinematics, optionally with a dual carriage (upstream kinematics/hybrid_corexy.py).</summary>
-public sealed class HybridCoreXYKinematics : CartesianFamilyKinematics
+/// <summary>
+/// Hybrid CoreXY ("Markforged") and hybrid CoreXZ kinematics, optionally with a dual
+/// carriage (upstream kinematics/hybrid_corexy.py and hybrid_corexz.py). The two differ
+/// only in which axis (Y or Z) the X carriage is coupled to.
+/// </summary>
+public sealed class HybridCoreKinematics : CartesianFamilyKinematics
 {
-    public HybridCoreXYKinematics(ToolHead toolhead, ConfigWrapper config) : base(config)
+    private readonly int _coupledAxis;
+
+    /// <param name="coupledAxis">1 for hybrid_corexy, 2 for hybrid_corexz.</param>
+    public HybridCoreKinematics(ToolHead toolhead, ConfigWrapper config, int coupledAxis) : base(config)
     {
+        _coupledAxis = coupledAxis;
+        StepperKinematics XCarriage(char type) =>
+            coupledAxis == 1 ? new CoreXYStepperKinematics(type) : new CoreXZStepperKinematics(type);
         Rails =
         [
             StepperRails.LookupRail(config.GetSection("stepper_x")),
             StepperRails.LookupMultiRail(config.GetSection("stepper_y")),
             StepperRails.LookupMultiRail(config.GetSection("stepper_z")),
         ];
-        Rails[1].GetEndstops()[0].Endstop.AddStepper(Rails[0].GetSteppers()[0]);
-        Rails[0].SetupItersolve(() => new CoreXYStepperKinematics('-'));
+        Rails[coupledAxis].GetEndstops()[0].Endstop.AddStepper(Rails[0].GetSteppers()[0]);
+        Rails[0].SetupItersolve(() => XCarriage('-'));
         Rails[1].SetupItersolve(() => new CartesianStepperKinematics('y'));
         Rails[2].SetupItersolve(() => new CartesianStepperKinematics('z'));
         SetupRanges();
@@ -26,8 +36,8 @@ public sealed class HybridCoreXYKinematics : CartesianFamilyKinematics
             // Accepted for cartesian config compatibility
             dcConfig.GetChoice("axis", ["x"], "x");
             Rails.Add(StepperRails.LookupRail(dcConfig));
-            Rails[1].GetEndstops()[0].Endstop.AddStepper(Rails[3].GetSteppers()[0]);
-            Rails[3].SetupItersolve(() => new CoreXYStepperKinematics('+'));
+            Rails[coupledAxis].GetEndstops()[0].Endstop.AddStepper(Rails[3].GetSteppers()[0]);
+            Rails[3].SetupItersolve(() => XCarriage('+'));
             DcModule = new DualCarriages(Printer, [Rails[0]], [Rails[3]], [0],
                 [dcConfig.GetFloatOrNull("safe_distance", minval: 0.0)]);
         }
@@ -41,7 +51,7 @@ public sealed class HybridCoreXYKinematics : CartesianFamilyKinematics
     {
         var pos = Rails.Select(r => stepperPositions[r.GetName()]).ToArray();
         if (DcModule is not null && (string?)DcModule.GetStatus()["carriage_1"] == DualCarriages.Primary)
-            return [pos[3] - pos[1], pos[1], pos[2]];
-        return [pos[0] + pos[1], pos[1], pos[2]];
+            return [pos[3] - pos[_coupledAxis], pos[1], pos[2]];
+        return [pos[0] + pos[_coupledAxis], pos[1], pos[2]];
     }
 }
