@@ -10,6 +10,12 @@ public sealed class StartArgs
     /// <summary>G-code input file in batch mode (klippy's -i / debuginput).</summary>
     public string? DebugInput { get; init; }
 
+    /// <summary>
+    /// The open batch input; the host opens it once per process so that a printer started by
+    /// RESTART continues reading where the previous one stopped (as klippy's gcode_fd).
+    /// </summary>
+    public Stream? DebugInputStream { get; init; }
+
     /// <summary>Output file of the binary MCU stream in batch mode (klippy's -o / debugoutput).</summary>
     public string? DebugOutput { get; init; }
 

@@ -36,25 +36,41 @@ public static class PrinterHost
     {
         options ??= new HostOptions();
         var args = startArgs;
-        while (true)
+        Stream? ownedInput = null;
+        if (args.DebugInput is not null && args.DebugInputStream is null)
         {
-            var (result, lastError) = RunOnce(args, log, options);
-            if (result is "exit" or "error_exit")
-                return (result, lastError);
-            if (args.DebugOutput is null && options.RestartDelay > 0.0)
-                Thread.Sleep(TimeSpan.FromSeconds(options.RestartDelay));
-            log?.Invoke("Restarting printer");
-            args = new StartArgs
+            ownedInput = File.OpenRead(args.DebugInput);
+            args = WithReason(args, args.StartReason, ownedInput);
+        }
+        try
+        {
+            while (true)
             {
-                ConfigFile = args.ConfigFile,
-                DebugInput = args.DebugInput,
-                DebugOutput = args.DebugOutput,
-                Dictionaries = args.Dictionaries,
-                LogFile = args.LogFile,
-                StartReason = result,
-            };
+                var (result, lastError) = RunOnce(args, log, options);
+                if (result is "exit" or "error_exit")
+                    return (result, lastError);
+                if (args.DebugOutput is null && options.RestartDelay > 0.0)
+                    Thread.Sleep(TimeSpan.FromSeconds(options.RestartDelay));
+                log?.Invoke("Restarting printer");
+                args = WithReason(args, result, args.DebugInputStream);
+            }
+        }
+        finally
+        {
+            ownedInput?.Dispose();
         }
     }
+
+    private static StartArgs WithReason(StartArgs args, string reason, Stream? input) => new()
+    {
+        ConfigFile = args.ConfigFile,
+        DebugInput = args.DebugInput,
+        DebugInputStream = input,
+        DebugOutput = args.DebugOutput,
+        Dictionaries = args.Dictionaries,
+        LogFile = args.LogFile,
+        StartReason = reason,
+    };
 
     /// <summary>Creates one printer and runs its reactor until exit or restart; returns the run result and the last error.</summary>
     public static (string Result, string? LastError) RunOnce(StartArgs startArgs, Action<string>? log, HostOptions options)

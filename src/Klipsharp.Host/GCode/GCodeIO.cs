@@ -37,35 +37,10 @@ public sealed partial class GCodeIO
         _reactor = printer.Reactor;
         _isFileinput = printer.StartArgs.DebugInput is not null;
         if (_isFileinput)
-            _input = OpenDebugInput(printer.StartArgs.DebugInput!);
+            _input = printer.StartArgs.DebugInputStream ?? File.OpenRead(printer.StartArgs.DebugInput!);
         printer.RegisterEventHandler("klippy:ready", HandleReady);
         printer.RegisterEventHandler("klippy:shutdown", HandleShutdown);
         printer.RegisterEventHandler<string, Dictionary<string, object?>>("klippy:analyze_shutdown", HandleAnalyzeShutdown);
-    }
-
-    // Upstream opens the -i file once per process: a host restart (RESTART in batch
-    // mode) continues from where the previous printer stopped reading.
-    private static readonly Dictionary<string, Stream> DebugInputs = new();
-
-    private static Stream OpenDebugInput(string path)
-    {
-        lock (DebugInputs)
-        {
-            if (!DebugInputs.TryGetValue(path, out var stream))
-                DebugInputs[path] = stream = File.OpenRead(path);
-            return stream;
-        }
-    }
-
-    /// <summary>Closes the batch input files (at process end).</summary>
-    public static void CloseDebugInputs()
-    {
-        lock (DebugInputs)
-        {
-            foreach (var s in DebugInputs.Values)
-                s.Dispose();
-            DebugInputs.Clear();
-        }
     }
 
     /// <summary>Bytes of G-code read so far.</summary>
