@@ -74,5 +74,6 @@ public static partial class PrinterModules
         new("pca9533", null, c => new PCA9533(c)),
         new("pca9632", null, c => new PCA9632(c)),
         new("firmware_retraction", c => new FirmwareRetraction(c)),
+        new("smart_effector", PrinterSmartEffector.LoadConfig),
     ];
 }
