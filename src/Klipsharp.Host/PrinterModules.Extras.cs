@@ -75,5 +75,6 @@ public static partial class PrinterModules
         new("pca9632", null, c => new PCA9632(c)),
         new("firmware_retraction", c => new FirmwareRetraction(c)),
         new("smart_effector", PrinterSmartEffector.LoadConfig),
+        new("probe_eddy_current", null, c => new PrinterEddyProbe(c)),
     ];
 }

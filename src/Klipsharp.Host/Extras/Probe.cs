@@ -345,8 +345,14 @@ public sealed class DescendToEndstopHelper
     public void ClearTriggerPositions() => PullTriggerPositions();
 }
 
+/// <summary>A source of probing parameters (upstream get_probe_params duck type).</summary>
+public interface IProbeParamHelper
+{
+    ProbeParams GetProbeParams(GCodeCommand? gcmd = null);
+}
+
 /// <summary>Probing speeds and multi-sample settings (upstream ProbeParameterHelper).</summary>
-public sealed class ProbeParameterHelper
+public sealed class ProbeParameterHelper : IProbeParamHelper
 {
     private readonly GCodeCommand _dummyGcodeCmd;
     private readonly double _speed, _liftSpeed, _sampleRetractDist, _samplesTolerance;
@@ -384,12 +390,12 @@ public sealed class ProbeParameterHelper
 public sealed class SampleAveragingHelper : IProbeSession
 {
     private readonly Printer _printer;
-    private readonly ProbeParameterHelper _paramHelper;
+    private readonly IProbeParamHelper _paramHelper;
     private readonly Func<GCodeCommand, IProbeSession> _startSessionCb;
     private IProbeSession? _hwProbeSession;
     private List<IProbeResult> _results = new();
 
-    public SampleAveragingHelper(ConfigWrapper config, ProbeParameterHelper paramHelper, Func<GCodeCommand, IProbeSession> startSessionCb)
+    public SampleAveragingHelper(ConfigWrapper config, IProbeParamHelper paramHelper, Func<GCodeCommand, IProbeSession> startSessionCb)
     {
         _printer = config.GetPrinter();
         _paramHelper = paramHelper;
