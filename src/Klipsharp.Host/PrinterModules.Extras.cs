@@ -76,5 +76,7 @@ public static partial class PrinterModules
         new("firmware_retraction", c => new FirmwareRetraction(c)),
         new("smart_effector", PrinterSmartEffector.LoadConfig),
         new("probe_eddy_current", null, c => new PrinterEddyProbe(c)),
+        new("load_cell", LoadCell.LoadConfig, LoadCell.LoadConfig),
+        new("load_cell_probe", c => new LoadCellPrinterProbe(c)),
     ];
 }
