@@ -136,6 +136,8 @@ public class LiveClockSync : ClockSync
         {
             _minHalfRtt = halfRtt;
             _minRttTime = sentTime;
+            Log?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                $"new minimum rtt {sentTime:F3}: hrtt={halfRtt:F6} freq={(long)ClockEst.Freq}"));
         }
     }
 

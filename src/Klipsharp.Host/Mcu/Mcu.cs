@@ -355,11 +355,14 @@ public sealed class Mcu : IPinChip, IStatusProvider, IStatsProvider
             Log($"Attempting MCU '{Name}' config_reset command");
             ForceLocalShutdown();
             reactor.Pause(reactor.Monotonic() + 0.015);
+            // The MCU closes the link when it resets (a Linux-process MCU re-executes at once)
+            _liveSerial?.ExpectDisconnect();
             _configResetCmd!.Send();
         }
         else
         {
             Log($"Attempting MCU '{Name}' reset command");
+            _liveSerial?.ExpectDisconnect();
             _resetCmd.Send();
         }
         reactor.Pause(reactor.Monotonic() + 0.015);

@@ -65,6 +65,9 @@ public sealed class SerialReader : IMcuSerial, IMoveQueueSink
     /// <summary>True after the link failed (see <see cref="Break"/>) until the next connect.</summary>
     public bool IsBroken { get; private set; }
 
+    /// <summary>True once <see cref="ExpectDisconnect"/> announced that the MCU is about to close the link.</summary>
+    public bool IsDisconnectExpected { get; private set; }
+
     /// <summary>Raised once (on the reactor thread) when the link fails; the argument says why.</summary>
     public event Action<string>? ConnectionLost;
 
@@ -151,6 +154,7 @@ public sealed class SerialReader : IMcuSerial, IMoveQueueSink
             Disconnect();
         int session = ++_session;
         IsBroken = false;
+        IsDisconnectExpected = false;
         var sq = new SerialQueue(transport, _sqName, _reactor.Monotonic,
                                  batch => _reactor.RegisterAsyncCallback(_ => ProcessReceived(session, batch)),
                                  reason => OnQueueExit(session, reason))
@@ -241,18 +245,28 @@ public sealed class SerialReader : IMcuSerial, IMoveQueueSink
     }
 
     /// <summary>
+    /// Announces that the MCU will close the link on its own (a <c>reset</c> or
+    /// <c>config_reset</c> was sent: a Linux-process MCU re-executes itself, a USB board
+    /// drops off the bus), so the end of the link is not a lost connection.
+    /// </summary>
+    public void ExpectDisconnect() => IsDisconnectExpected = true;
+
+    /// <summary>
     /// The one path for a failed link: logs, fails every waiter, and raises
     /// <see cref="ConnectionLost"/> (the MCU turns that into "Lost communication with MCU").
+    /// After <see cref="ExpectDisconnect"/> the link just ends: waiters fail, nothing is raised.
     /// </summary>
     public void Break(string reason)
     {
         if (IsBroken)
             return;
         IsBroken = true;
-        Log?.Invoke($"{WarnPrefix}Lost communication: {reason}");
+        if (!IsDisconnectExpected)
+            Log?.Invoke($"{WarnPrefix}Lost communication: {reason}");
         _serialQueue?.Exit();
         CompletePendingNotifications();
-        ConnectionLost?.Invoke(reason);
+        if (!IsDisconnectExpected)
+            ConnectionLost?.Invoke(reason);
     }
 
     public string Stats(double eventtime) => _serialQueue?.GetStats() ?? "";

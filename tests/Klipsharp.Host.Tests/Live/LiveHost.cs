@@ -13,7 +13,8 @@ namespace Klipsharp.Host.Tests.Live;
 /// </summary>
 internal sealed class LiveHost : IDisposable
 {
-    private readonly SimulatedMcuPool _pool;
+    private readonly SimulatedMcuPool? _pool;
+    private readonly SimulatedMcu? _sim;
     private readonly Thread _thread;
     private readonly object _lock = new();
     private readonly List<string> _log = new();
@@ -26,13 +27,24 @@ internal sealed class LiveHost : IDisposable
     /// <param name="printGcode">Written to part.gcode in the sdcard directory before the host starts.</param>
     /// <param name="makeJob">Creates the print job from the full path of part.gcode.</param>
     /// <param name="withTty">Serve G-code on an in-memory "pseudo-terminal" (see <see cref="TtyWrite"/>, <see cref="TtyText"/>).</param>
+    /// <param name="configText">A whole config to use instead of sim-cartesian.cfg.</param>
+    /// <param name="openLink">Opens the MCU links (HostOptions.SimulatedLinkFactory) instead of the simulated MCU pool.</param>
     public LiveHost(string? extraConfig = null, Action<string>? adjustConfig = null, string? printGcode = null,
-                    Func<string, PrintJob>? makeJob = null, bool withTty = false)
+                    Func<string, PrintJob>? makeJob = null, bool withTty = false, string? configText = null,
+                    Func<string, Stream>? openLink = null)
     {
         Dir = Directory.CreateTempSubdirectory("ks-live-").FullName;
-        string cfg = File.ReadAllText(Path.Combine(RepoPaths.Root, "config", "sim-cartesian.cfg"));
-        File.Copy(Path.Combine(RepoPaths.Root, "config", "sim-cartesian.json"), Path.Combine(Dir, "sim-cartesian.json"));
-        cfg = cfg.Replace("path: config", "path: " + Dir);
+        string cfg;
+        if (configText is not null)
+        {
+            cfg = configText;
+        }
+        else
+        {
+            cfg = File.ReadAllText(Path.Combine(RepoPaths.Root, "config", "sim-cartesian.cfg"));
+            File.Copy(Path.Combine(RepoPaths.Root, "config", "sim-cartesian.json"), Path.Combine(Dir, "sim-cartesian.json"));
+            cfg = cfg.Replace("path: config", "path: " + Dir);
+        }
         if (extraConfig is not null)
             cfg += "\n" + extraConfig + "\n";
         ConfigPath = Path.Combine(Dir, "printer.cfg");
@@ -44,8 +56,12 @@ internal sealed class LiveHost : IDisposable
         var job = makeJob?.Invoke(part);
         Job = job;
         JitWarmup.Start();
-        _pool = new SimulatedMcuPool(Dir);
-        Sim = _pool.Get("sim:atmega2560:sim-cartesian.json");
+        if (openLink is null)
+        {
+            _pool = new SimulatedMcuPool(Dir);
+            _sim = _pool.Get("sim:atmega2560:sim-cartesian.json");
+            openLink = _pool.OpenLink;
+        }
         if (withTty)
         {
             var (hostEnd, clientEnd) = Klipsharp.Host.Serial.DuplexPipe.CreateTransportPair();
@@ -55,7 +71,7 @@ internal sealed class LiveHost : IDisposable
         }
         var options = new HostOptions
         {
-            SimulatedLinkFactory = _pool.OpenLink,
+            SimulatedLinkFactory = openLink,
             GCodeInput = _tty,
             RestartDelay = 0.0,
             OnPrinterCreated = p =>
@@ -130,7 +146,7 @@ internal sealed class LiveHost : IDisposable
 
     public string ConfigPath { get; }
 
-    public SimulatedMcu Sim { get; }
+    public SimulatedMcu Sim => _sim ?? throw new InvalidOperationException("no simulated MCU (custom links)");
 
     public PrintJob? Job { get; }
 
@@ -173,7 +189,9 @@ internal sealed class LiveHost : IDisposable
     /// <summary>Throws <see cref="HostOverloadedException"/> when the MCU shut down because the host was late (a starved machine).</summary>
     public void ThrowIfOverloaded()
     {
-        string reason = Sim.IsShutdown ? Sim.ShutdownReason : "";
+        if (_sim is null)
+            return;
+        string reason = _sim.IsShutdown ? _sim.ShutdownReason : "";
         if (OverloadReasons.Any(r => reason.StartsWith(r, StringComparison.Ordinal)))
             throw new HostOverloadedException($"MCU shutdown '{reason}'\nlog:\n{LogText}");
     }
@@ -297,7 +315,7 @@ internal sealed class LiveHost : IDisposable
             {
             }
         }
-        _pool.Dispose();
+        _pool?.Dispose();
         _tty?.Dispose();
         _ttyClient?.Dispose();
         try

@@ -51,17 +51,24 @@ internal sealed class FakeMcu : IDisposable
     private int _corruptedBytes;
     private volatile bool _closed;
 
+    private readonly Func<string, Dictionary<string, object>, bool>? _commandHandler;
+
+    /// <param name="dictionaryJson">The data dictionary served by identify (default <see cref="DictionaryJson"/>).</param>
+    /// <param name="commandHandler">Runs a received command first (name, arguments); true when it handled it.</param>
     public FakeMcu(Stream stream, double corruptRate = 0.0, int seed = 1, ISet<int>? dropBlocks = null,
-                   double clockFreq = ClockFreq, long clockOffset = 123456789)
+                   double clockFreq = ClockFreq, long clockOffset = 123456789, string? dictionaryJson = null,
+                   Func<string, Dictionary<string, object>, bool>? commandHandler = null)
     {
+        _commandHandler = commandHandler;
+        dictionaryJson ??= DictionaryJson;
         _stream = stream;
         CorruptIn = CorruptOut = corruptRate;
         _rng = new Random(seed);
         DropBlocks = dropBlocks ?? new HashSet<int>();
         ActualFreq = clockFreq;
         ClockOffset = clockOffset;
-        _dict = DataDictionary.FromJson(DictionaryJson);
-        _identifyData = DataDictionary.Compress(Encoding.UTF8.GetBytes(DictionaryJson));
+        _dict = DataDictionary.FromJson(dictionaryJson);
+        _identifyData = DataDictionary.Compress(Encoding.UTF8.GetBytes(dictionaryJson));
         _thread = new Thread(Run) { IsBackground = true, Name = "fake mcu" };
         _thread.Start();
     }
@@ -263,6 +270,8 @@ internal sealed class FakeMcu : IDisposable
             Vlq.TryDecode(block, ref idPos, true, out long msgid);
             var fmt = (MessageFormat)_dict.MessagesById[msgid];
             var args = fmt.Parse(block, ref pos);
+            if (_commandHandler is not null && _commandHandler(fmt.Name, args))
+                continue;
             switch (fmt.Name)
             {
                 case "identify":
@@ -297,7 +306,8 @@ internal sealed class FakeMcu : IDisposable
         SendAckNak(nak: false);
     }
 
-    private void SendResponse(string name, params object[] args)
+    /// <summary>Sends a response (or unsolicited message) in its own block, as the firmware does.</summary>
+    public void SendResponse(string name, params object[] args)
     {
         var fmt = _dict.MessagesByName[name];
         SendBlock(fmt.Encode(args));

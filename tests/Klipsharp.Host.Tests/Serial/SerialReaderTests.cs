@@ -211,6 +211,42 @@ public class SerialReaderTests
     }
 
     [Fact]
+    public void AnAnnouncedDisconnectEndsTheLinkWithoutLostCommunication()
+    {
+        var mcus = new List<FakeMcu>();
+        try
+        {
+            OnReactor(r =>
+            {
+                var log = new List<string>();
+                var reader = ConnectFake(r, mcus, log: log);
+                var reasons = new List<string>();
+                reader.ConnectionLost += reasons.Add;
+                // A reset command was sent: the MCU closes the link by itself
+                reader.ExpectDisconnect();
+                Assert.True(reader.IsDisconnectExpected);
+                mcus[^1].Close();
+                PauseUntil(r, () => reader.IsBroken, 10);
+                Assert.True(reader.IsBroken);
+                Assert.Empty(reasons);
+                lock (mcus)
+                {
+                    Assert.Contains("serialq test: Got EOF when reading from device", log);
+                    Assert.DoesNotContain(log, l => l.Contains("Lost communication", StringComparison.Ordinal));
+                }
+                var e = Assert.Throws<McuError>(() => reader.RawSendWaitAck([1, 2], 0, 0, reader.DefaultCommandQueue));
+                Assert.Equal("mcu 'test': Serial connection closed", e.Message);
+                reader.Disconnect();
+            });
+        }
+        finally
+        {
+            foreach (var m in mcus)
+                m.Dispose();
+        }
+    }
+
+    [Fact]
     public void ConnectGivesUpWhenNothingAnswers()
     {
         OnReactor(r =>

@@ -1,0 +1,77 @@
+using Klipsharp.Host.Tests.Serial;
+
+namespace Klipsharp.Host.Tests.Live;
+
+/// <summary>
+/// The live host against a stand-in for upstream's Linux-process MCU (see
+/// <see cref="FakeLinuxMcu"/>), the pin-free setup of config/linux-mcu.cfg: it reaches
+/// ready, and FIRMWARE_RESTART (emergency_stop, config_reset, the process re-executes and
+/// its link ends) brings up a new printer on the new process without a lost-communication
+/// shutdown.
+/// </summary>
+[Collection("live printer")]
+public class LinuxMcuTests
+{
+    private const string Config = """
+        [mcu]
+        serial: sim:linux-process
+
+        [printer]
+        kinematics: none
+        max_velocity: 300
+        max_accel: 3000
+        """;
+
+    [Fact]
+    public void FirmwareRestartReexecutesTheProcessAndReconnectsWithoutALostLink()
+    {
+        using var process = new FakeLinuxMcuProcess();
+        using var host = new LiveHost(configText: Config, openLink: process.Open);
+        host.WaitReady();
+        var first = host.Printer;
+        Assert.Single(process.Generations);
+        Assert.Contains("Sending MCU 'mcu' printer configuration...", host.LogText);
+        // The boot message arrives before the dictionary is known
+        Assert.Contains("mcu 'mcu': Unknown message -10 (len 6) while identifying", host.LogText);
+        host.OnReactor(p =>
+        {
+            p.LookupObject<Klipsharp.Host.GCode.GCodeDispatch>("gcode").RunScript("FIRMWARE_RESTART");
+            return 0;
+        });
+        host.WaitFor(() => host.Printer != first, "a new printer");
+        host.WaitReady();
+        var gens = process.Generations;
+        Assert.Equal(2, gens.Count);
+        Assert.True(gens[0].Reexecuted);
+        // Upstream's order: emergency_stop, then config_reset 15 ms later
+        var cmds = gens[0].Commands;
+        Assert.Equal(["emergency_stop", "config_reset"], cmds[cmds.IndexOf("emergency_stop")..]);
+        Assert.False(gens[1].IsShutdown);
+        // The link ending after config_reset is expected: no lost communication, no shutdown
+        string log = host.LogText;
+        Assert.Contains("Attempting MCU 'mcu' config_reset command", log);
+        Assert.DoesNotContain("Lost communication", log);
+        Assert.DoesNotContain("Timeout with MCU", log);
+        Assert.DoesNotContain("Transition to shutdown state", log);
+        Assert.False(first.IsShutdown);
+        // The new process was configured from scratch
+        Assert.Equal(2, log.Split('\n').Count(l => l == "Sending MCU 'mcu' printer configuration..."));
+        Assert.Equal(2, log.Split('\n').Count(l => l == "Configured MCU 'mcu' (1024 moves)"));
+        Assert.Equal("exit", host.Exit().Result);
+    }
+
+    [Fact]
+    public void ALinkThatEndsWithoutAResetIsStillLostCommunication()
+    {
+        using var process = new FakeLinuxMcuProcess();
+        using var host = new LiveHost(configText: Config, openLink: process.Open);
+        host.WaitReady();
+        var first = host.Printer;
+        // The process dies (killed, crashed): the end of its pty is a lost MCU
+        process.Generations[0].Dispose();
+        host.WaitFor(() => first.IsShutdown, "the shutdown");
+        Assert.Equal("Lost communication with MCU 'mcu'", first.StateMessage.Split('\n')[0]);
+        Assert.Contains("mcu 'mcu': Lost communication: Got EOF when reading from device", host.LogText);
+        Assert.Equal("exit", host.Exit().Result);
+    }
+}
