@@ -38,8 +38,33 @@ public static class MotionLog
     /// <summary>Receives each error line; when null, errors go to standard error as upstream's default logger does.</summary>
     public static Action<string>? ErrorHandler { get; set; }
 
+    // Errors of the step generation running on this thread, kept to be logged in order later.
+    [ThreadStatic]
+    private static List<string>? t_capture;
+    [ThreadStatic]
+    private static bool t_capturing;
+
+    internal static void BeginCapture()
+    {
+        t_capturing = true;
+        t_capture = null;
+    }
+
+    internal static List<string>? EndCapture()
+    {
+        t_capturing = false;
+        List<string>? res = t_capture;
+        t_capture = null;
+        return res;
+    }
+
     internal static void Error(string message)
     {
+        if (t_capturing)
+        {
+            (t_capture ??= new List<string>()).Add(message);
+            return;
+        }
         Action<string>? handler = ErrorHandler;
         if (handler is not null)
             handler(message);

@@ -207,6 +207,36 @@ public sealed class SteppersSync
 public sealed class SteppersSyncManager
 {
     private readonly List<SteppersSync> _syncs = new();
+    private int _helperThreads = -1;
+
+    /// <summary>
+    /// Helper threads for step generation (0 = generate on the calling thread only).
+    /// Defaults to one less than the CPU count (KLIPSHARP_STEPGEN_THREADS overrides the total).
+    /// </summary>
+    public int HelperThreads
+    {
+        get => _helperThreads < 0 ? StepGenWorkers.DefaultHelperCount : _helperThreads;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _helperThreads = value;
+        }
+    }
+
+    // The shared helper threads, when there is more than one emitter to share out and
+    // no other manager is using them (then this call runs sequentially).
+    private StepGenWorkers? Workers()
+    {
+        int emitters = 0;
+        for (int i = 0; i < _syncs.Count; i++)
+            emitters += _syncs[i].EmitterList.Count;
+        if (emitters < 2)
+            return null;
+        int helpers = Math.Min(HelperThreads, emitters - 1);
+        if (helpers <= 0)
+            return null;
+        return StepGenWorkers.TryAcquire(helpers);
+    }
 
     /// <summary>The per-MCU synchronizers, in allocation order.</summary>
     public IReadOnlyList<SteppersSync> SteppersSyncs => _syncs;
@@ -241,20 +271,51 @@ public sealed class SteppersSyncManager
             }
         }
         // Upstream generates on one thread per emitter; emitters are independent, so
-        // running them in order gives the same results.
-        for (int i = 0; i < syncs.Count; i++)
+        // the results are the same whichever thread runs them.
+        StepGenWorkers? workers = Workers();
+        if (workers is not null)
         {
-            SteppersSync ss = syncs[i];
-            ulong flushClock = ss.ClockFromTime(flushTime);
-            ulong clearClock = ss.ClockFromTime(clearHistoryTime);
-            List<SyncEmitter> ses = ss.EmitterList;
-            for (int j = 0; j < ses.Count; j++)
+            workers.Clear();
+            for (int i = 0; i < syncs.Count; i++)
             {
-                SyncEmitter se = ses[j];
-                int ret = se.GenerateSteps(genStepsTime, flushClock, clearClock);
-                se.LastGenResult = ret;
-                if (ret != 0)
-                    MotionLog.Error($"Error in syncemitter '{se.Name}' step generation");
+                SteppersSync ss = syncs[i];
+                ulong flushClock = ss.ClockFromTime(flushTime);
+                ulong clearClock = ss.ClockFromTime(clearHistoryTime);
+                List<SyncEmitter> ses = ss.EmitterList;
+                for (int j = 0; j < ses.Count; j++)
+                {
+                    SyncEmitter se = ses[j];
+                    if (se.StepCompress is null || se.StepperKinematics is null)
+                        se.LastGenResult = 0;
+                    else
+                        workers.Add(se, flushClock, clearClock);
+                }
+            }
+            try
+            {
+                workers.Run(genStepsTime);
+            }
+            finally
+            {
+                workers.Release();
+            }
+        }
+        else
+        {
+            for (int i = 0; i < syncs.Count; i++)
+            {
+                SteppersSync ss = syncs[i];
+                ulong flushClock = ss.ClockFromTime(flushTime);
+                ulong clearClock = ss.ClockFromTime(clearHistoryTime);
+                List<SyncEmitter> ses = ss.EmitterList;
+                for (int j = 0; j < ses.Count; j++)
+                {
+                    SyncEmitter se = ses[j];
+                    int ret = se.GenerateSteps(genStepsTime, flushClock, clearClock);
+                    se.LastGenResult = ret;
+                    if (ret != 0)
+                        MotionLog.Error($"Error in syncemitter '{se.Name}' step generation");
+                }
             }
         }
         // Flush each MCU in order; after a failure no further MCU is flushed, as upstream.

@@ -88,6 +88,8 @@ public static class BatchVerb
                 logWriter?.WriteLine(msg);
             }
             var (result, lastError) = PrinterHost.Run(startArgs, Log);
+            if (Environment.GetEnvironmentVariable("KLIPSHARP_STATS") is not null)
+                PrintStats();
             if (result == "error_exit")
             {
                 Console.Error.WriteLine((lastError ?? "klipsharp: batch run failed").TrimEnd());
@@ -100,6 +102,18 @@ public static class BatchVerb
             if (logWriter is not null && logWriter != Console.Error)
                 logWriter.Dispose();
         }
+    }
+
+    // Runtime statistics for benchmarking (KLIPSHARP_STATS=1).
+    private static void PrintStats()
+    {
+        var info = GC.GetGCMemoryInfo();
+        Console.Error.WriteLine(
+            $"gc: gen0={GC.CollectionCount(0)} gen1={GC.CollectionCount(1)} gen2={GC.CollectionCount(2)} " +
+            $"pause={GC.GetTotalPauseDuration().TotalMilliseconds:F0}ms allocated={GC.GetTotalAllocatedBytes() >> 20}MB " +
+            $"heap={info.HeapSizeBytes >> 20}MB committed={info.TotalCommittedBytes >> 20}MB " +
+            $"jit={System.Runtime.JitInfo.GetCompiledMethodCount()} methods {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F0}ms " +
+            $"cpu={Environment.CpuUsage.TotalTime.TotalMilliseconds:F0}ms");
     }
 
     private static int Fail(string msg)

@@ -1,0 +1,122 @@
+using Klipsharp.Motion;
+using static Klipsharp.Motion.Tests.StepTestHelpers;
+
+namespace Klipsharp.Motion.Tests;
+
+/// <summary>Step generation shared out over helper threads gives exactly the sequential results.</summary>
+[Collection("MotionLog")]
+public class ParallelStepGenTests
+{
+    // Four steppers (corexy pair, z, extruder with pressure advance) on back-and-forth moves.
+    private static List<MoveQueueMessage> Run(int helpers, int cycles)
+    {
+        var ssm = new SteppersSyncManager { HelperThreads = helpers };
+        SteppersSync ss = ssm.AllocSteppersSync();
+        var sink = new RecordingSink();
+        var tq = new TrapQ();
+        var etq = new TrapQ();
+        var sks = new StepperKinematics[]
+        {
+            new CoreXYStepperKinematics('+'), new CoreXYStepperKinematics('-'),
+            new CartesianStepperKinematics('z'), new ExtruderStepperKinematics(),
+        };
+        for (int i = 0; i < sks.Length; i++)
+        {
+            SyncEmitter se = ss.AllocSyncEmitter("s" + i);
+            se.StepCompress!.Fill((uint)i, 400, QueueStepTag, SetDirTag);
+            sks[i].SetTrapQ(i == 3 ? etq : tq, i == 3 ? 0.002 : 0.0125);
+            se.SetStepperKinematics(sks[i]);
+        }
+        ((ExtruderStepperKinematics)sks[3]).SetPressureAdvance(0.0, 0.04, 0.04);
+        ss.SetupMoveQueue(sink, 500);
+        ss.SetTime(0.0, 16_000_000.0);
+
+        double printTime = 0.5, sgTime = 0.0, x = 0.0, y = 0.0, z = 0.0, e = 0.0;
+        for (int c = 0; c < cycles; c++)
+        {
+            for (int i = 0; i < 7; i++)
+            {
+                double dir = (i & 1) == 0 ? 1.0 : -1.0;
+                double zr = i == 3 ? 0.1 : 0.0;
+                tq.Append(printTime, 0.1, 0.2 + 0.01 * c, 0.1, x, y, z, dir * 0.6, dir * 0.8, zr, 0, 100, 1000);
+                etq.Append(printTime, 0.1, 0.2 + 0.01 * c, 0.1, e, 0, 0, 1, 1, 0, 0, 5, 50);
+                double d = 30.0 + 100.0 * 0.01 * c;
+                printTime += 0.4 + 0.01 * c;
+                x += dir * 0.6 * d;
+                y += dir * 0.8 * d;
+                z += zr * d;
+                e += 0.05 * d;
+            }
+            while (sgTime + 0.25 < printTime - 0.5)
+            {
+                sgTime += 0.25;
+                Assert.Null(ssm.GenSteps(sgTime - 0.05, sgTime, Math.Max(0.0, sgTime - 2.0)));
+                tq.FinalizeMoves(sgTime - 0.02, Math.Max(0.0, sgTime - 2.0));
+                etq.FinalizeMoves(sgTime - 0.02, Math.Max(0.0, sgTime - 2.0));
+            }
+        }
+        Assert.Null(ssm.GenSteps(printTime + 1.0, printTime + 1.0, 0.0));
+        return sink.All.ToList();
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void HelperThreadsGiveTheSequentialMessages(int helpers)
+    {
+        List<MoveQueueMessage> expected = Run(0, 12);
+        List<MoveQueueMessage> actual = Run(helpers, 12);
+        Assert.True(expected.Count > 1000, $"only {expected.Count} messages");
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(Words(expected[i]), Words(actual[i]));
+            Assert.Equal(expected[i].MinClock, actual[i].MinClock);
+            Assert.Equal(expected[i].ReqClock, actual[i].ReqClock);
+        }
+    }
+
+    [Fact]
+    public void ErrorsAreLoggedInEmitterOrder()
+    {
+        var errors = new List<string>();
+        Action<string>? old = MotionLog.ErrorHandler;
+        MotionLog.ErrorHandler = errors.Add;
+        try
+        {
+            var ssm = new SteppersSyncManager { HelperThreads = 2 };
+            SteppersSync ss = ssm.AllocSteppersSync();
+            var sink = new RecordingSink();
+            var tq = new TrapQ();
+            var emitters = new List<SyncEmitter>();
+            foreach (char axis in "xyz")
+            {
+                SyncEmitter se = ss.AllocSyncEmitter("stepper_" + axis);
+                se.StepCompress!.Fill((uint)(axis - 'x' + 4), 0, QueueStepTag, SetDirTag);
+                var sk = new CartesianStepperKinematics(axis);
+                sk.SetTrapQ(tq, 0.01);
+                se.SetStepperKinematics(sk);
+                emitters.Add(se);
+            }
+            ss.SetupMoveQueue(sink, 16);
+            ss.SetTime(0.0, 1_000_000.0);
+            // 10 mm in 1 us on y and z: many steps per clock tick cannot be encoded
+            tq.Append(1.0, 0, 0.000001, 0, 0, 0, 0, 0, 0.6, 0.8, 0, 10_000_000.0, 0);
+            SyncEmitter? failed = ssm.GenSteps(2.0, 2.0, 0.0);
+            Assert.Same(emitters[2], failed); // the last failed one, as upstream
+            Assert.Equal(0, emitters[0].LastGenResult);
+            Assert.NotEqual(0, emitters[1].LastGenResult);
+            Assert.NotEqual(0, emitters[2].LastGenResult);
+            Assert.Empty(sink.Batches);
+            Assert.Equal(4, errors.Count);
+            Assert.StartsWith("stepcompress o=5 i=0 c=", errors[0]);
+            Assert.Equal("Error in syncemitter 'stepper_y' step generation", errors[1]);
+            Assert.StartsWith("stepcompress o=6 i=0 c=", errors[2]);
+            Assert.Equal("Error in syncemitter 'stepper_z' step generation", errors[3]);
+        }
+        finally
+        {
+            MotionLog.ErrorHandler = old;
+        }
+    }
+}
