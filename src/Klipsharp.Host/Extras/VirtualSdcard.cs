@@ -18,7 +18,7 @@ public sealed class VirtualSD : IStatusProvider, IStatsProvider
     private readonly PrintStats _printStats;
     private readonly TemplateWrapper _onErrorGcode;
     private readonly GCodeDispatch _gcode;
-    private FileStream? _currentFile;
+    private SdFile? _currentFile;
     private long _filePosition, _fileSize, _nextFilePosition;
     private bool _mustPauseWork, _cmdFromSd;
     private ReactorTimer? _workTimer;
@@ -121,6 +121,10 @@ public sealed class VirtualSD : IStatusProvider, IStatsProvider
 
     public string? FilePath() => _currentFile?.Name;
 
+    // Upstream runs every file operation on an executor thread and waits for it with a
+    // completion: the work handler pauses until the next reactor pass for each call.
+    private void ExecutorCall() => _reactor.Pause(Reactor.Now);
+
     public double Progress() => _fileSize != 0 ? (double)_filePosition / _fileSize : 0.0;
 
     public bool IsActive() => _workTimer is not null;
@@ -147,7 +151,7 @@ public sealed class VirtualSD : IStatusProvider, IStatsProvider
         if (_currentFile is not null)
         {
             DoPause();
-            _currentFile.Dispose();
+            _currentFile.Close();
             _currentFile = null;
             _printStats.NoteCancel();
         }
@@ -161,7 +165,7 @@ public sealed class VirtualSD : IStatusProvider, IStatsProvider
         if (_currentFile is not null)
         {
             DoPause();
-            _currentFile.Dispose();
+            _currentFile.Close();
             _currentFile = null;
         }
         _filePosition = _fileSize = 0;
@@ -217,7 +221,7 @@ public sealed class VirtualSD : IStatusProvider, IStatsProvider
         var filesByLower = new Dictionary<string, string>();
         foreach (var (fname0, _) in files)
             filesByLower[fname0.ToLowerInvariant()] = fname0;
-        FileStream f;
+        SdFile f;
         long fsize;
         try
         {
@@ -225,8 +229,8 @@ public sealed class VirtualSD : IStatusProvider, IStatsProvider
             if (!flist.Contains(fname))
                 fname = filesByLower[fname.ToLowerInvariant()];
             fname = Path.Combine(_sdcardDirname, fname);
-            f = new FileStream(fname, FileMode.Open, FileAccess.Read);
-            fsize = f.Length;
+            f = SdFile.Open(fname, ExecutorCall);
+            fsize = f.Size;
         }
         catch (Exception)
         {
@@ -274,7 +278,7 @@ public sealed class VirtualSD : IStatusProvider, IStatsProvider
         _reactor.UnregisterTimer(_workTimer!);
         try
         {
-            _currentFile!.Seek(_filePosition, SeekOrigin.Begin);
+            _currentFile!.Seek(_filePosition);
         }
         catch (Exception)
         {
@@ -283,45 +287,36 @@ public sealed class VirtualSD : IStatusProvider, IStatsProvider
         }
         _printStats.NoteStart();
         var gcodeMutex = _gcode.GetMutex();
-        var partial = new List<byte>();
-        var lines = new Stack<byte[]>();
+        string partialInput = "";
+        var lines = new Stack<string>();
         string? errorMessage = null;
-        var buf = new byte[8192];
         while (!_mustPauseWork)
         {
             if (lines.Count == 0)
             {
-                int n;
+                string data;
                 try
                 {
-                    n = _currentFile!.Read(buf, 0, buf.Length);
+                    data = _currentFile!.Read(8192);
                 }
                 catch (Exception)
                 {
+                    _printer.Log?.Invoke("virtual_sdcard read");
                     break;
                 }
-                if (n == 0)
+                if (data.Length == 0)
                 {
-                    _currentFile!.Dispose();
+                    _currentFile!.Close();
                     _currentFile = null;
                     _printer.Log?.Invoke("Finished SD card print");
                     _gcode.RespondRaw("Done printing file");
                     break;
                 }
-                var chunk = new List<byte[]>();
-                int start = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    if (buf[i] != (byte)'\n')
-                        continue;
-                    partial.AddRange(buf.AsSpan(start, i - start).ToArray());
-                    chunk.Add(partial.ToArray());
-                    partial.Clear();
-                    start = i + 1;
-                }
-                partial.AddRange(buf.AsSpan(start, n - start).ToArray());
-                for (int i = chunk.Count - 1; i >= 0; i--)
-                    lines.Push(chunk[i]);
+                var split = data.Split('\n');
+                split[0] = partialInput + split[0];
+                partialInput = split[^1];
+                for (int i = split.Length - 2; i >= 0; i--)
+                    lines.Push(split[i]);
                 _reactor.Pause(Reactor.Now);
                 continue;
             }
@@ -332,11 +327,11 @@ public sealed class VirtualSD : IStatusProvider, IStatsProvider
             }
             _cmdFromSd = true;
             var line = lines.Pop();
-            long nextFilePosition = _filePosition + line.Length + 1;
+            long nextFilePosition = _filePosition + Encoding.UTF8.GetByteCount(line) + 1;
             _nextFilePosition = nextFilePosition;
             try
             {
-                _gcode.RunScript(Encoding.UTF8.GetString(line));
+                _gcode.RunScript(line);
             }
             catch (CommandError e)
             {
@@ -360,7 +355,7 @@ public sealed class VirtualSD : IStatusProvider, IStatsProvider
             {
                 try
                 {
-                    _currentFile!.Seek(_filePosition, SeekOrigin.Begin);
+                    _currentFile!.Seek(_filePosition);
                 }
                 catch (Exception)
                 {
@@ -368,7 +363,7 @@ public sealed class VirtualSD : IStatusProvider, IStatsProvider
                     return Reactor.Never;
                 }
                 lines.Clear();
-                partial.Clear();
+                partialInput = "";
             }
         }
         _printer.Log?.Invoke($"Exiting SD card print (position {_filePosition})");
@@ -381,5 +376,104 @@ public sealed class VirtualSD : IStatusProvider, IStatsProvider
         else
             _printStats.NoteComplete();
         return Reactor.Never;
+    }
+
+    /// <summary>
+    /// The file object upstream prints from: a text reader (UTF-8, no newline translation)
+    /// over a buffered reader over a raw file whose every call runs on an executor thread.
+    /// Each raw call costs one reactor pass, which is what other timers (the batch-mode
+    /// step flush) observe, so the raw calls are reproduced one for one.
+    /// </summary>
+    private sealed class SdFile
+    {
+        private const int ChunkSize = 8192;
+        private readonly FileStream _raw;
+        private readonly Action _rawCall;
+        private readonly byte[] _chunk = new byte[ChunkSize];
+        private Decoder _decoder = NewDecoder();
+        private string _decoded = "";
+        private int _decodedUsed;
+
+        private SdFile(FileStream raw, string name, Action rawCall)
+        {
+            _raw = raw;
+            Name = name;
+            _rawCall = rawCall;
+        }
+
+        public string Name { get; }
+
+        public long Size { get; private set; }
+
+        private static Decoder NewDecoder() => new UTF8Encoding(false, throwOnInvalidBytes: true).GetDecoder();
+
+        /// <summary>Open, then measure the size the way upstream does (seek to the end, tell, seek back).</summary>
+        public static SdFile Open(string path, Action rawCall)
+        {
+            rawCall(); // open
+            var f = new SdFile(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1), path, rawCall);
+            rawCall(); // buffered reader setup: readable, tell
+            rawCall();
+            rawCall(); // seek to end: seekable, seek
+            rawCall();
+            f.Size = f._raw.Seek(0, SeekOrigin.End);
+            rawCall(); // tell
+            rawCall(); // seek to start: seekable, seek
+            rawCall();
+            f._raw.Seek(0, SeekOrigin.Begin);
+            rawCall(); // text wrapper setup: readable, seekable
+            rawCall();
+            return f;
+        }
+
+        /// <summary>Text seek to a byte position: flush, seekable, seek.</summary>
+        public void Seek(long pos)
+        {
+            _rawCall();
+            _rawCall();
+            _rawCall();
+            _raw.Seek(pos, SeekOrigin.Begin);
+            _decoder = NewDecoder();
+            _decoded = "";
+            _decodedUsed = 0;
+        }
+
+        /// <summary>Up to <paramref name="n"/> characters; each chunk of bytes is one raw read.</summary>
+        public string Read(int n)
+        {
+            var result = new StringBuilder();
+            int remaining = n - TakeDecoded(result, n);
+            while (remaining > 0)
+            {
+                _rawCall();
+                int nbytes = _raw.Read(_chunk, 0, ChunkSize);
+                bool eof = nbytes == 0;
+                var chars = new char[_decoder.GetCharCount(_chunk, 0, nbytes, eof)];
+                int nchars = _decoder.GetChars(_chunk, 0, nbytes, chars, 0, eof);
+                _decoded = new string(chars, 0, nchars);
+                _decodedUsed = 0;
+                if (eof && nchars == 0)
+                    break;
+                remaining -= TakeDecoded(result, remaining);
+            }
+            return result.ToString();
+        }
+
+        private int TakeDecoded(StringBuilder result, int n)
+        {
+            int take = Math.Min(n, _decoded.Length - _decodedUsed);
+            result.Append(_decoded, _decodedUsed, take);
+            _decodedUsed += take;
+            return take;
+        }
+
+        /// <summary>Close: the text and buffered layers each flush, then the raw file closes.</summary>
+        public void Close()
+        {
+            _rawCall();
+            _rawCall();
+            _rawCall();
+            _raw.Dispose();
+        }
     }
 }
