@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Klipsharp.Motion;
 
@@ -239,24 +241,33 @@ public sealed class StepCompress
 
     private static int IdivDown(int n, int d) => n >= 0 ? n / d : (n - d + 1) / d;
 
-    // Earliest and latest acceptable clocks (relative to the last step) for queue entry pos.
-    private Points MinMaxPoint(int pos)
+    // Earliest and latest acceptable clocks (relative to the last step) for pending step
+    // k (0 = the oldest); q is the oldest pending step. Step 0's previous point is the
+    // last step sent (relative 0).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Points MinMaxPoint(ref uint q, int k, uint lsc, uint maxErr)
     {
-        uint lsc = (uint)_lastStepClock, point = _queue[pos] - lsc;
-        uint prevpoint = pos > _queuePos ? _queue[pos - 1] - lsc : 0;
+        uint point = Unsafe.Add(ref q, k) - lsc;
+        uint prevpoint = k > 0 ? Unsafe.Add(ref q, k - 1) - lsc : 0;
         uint maxError = (point - prevpoint) / 2;
-        if (maxError > _maxError)
-            maxError = _maxError;
+        if (maxError > maxErr)
+            maxError = maxErr;
         return new Points { MinP = (int)(point - maxError), MaxP = (int)point };
     }
 
+    // The oldest pending step (the queue holds _queueNext - _queuePos of them).
+    private ref uint QueueHead => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_queue), _queuePos);
+
     // Find the interval/count/add sequence that covers the most pending steps.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StepMove CompressBisectAdd()
     {
-        int qlast = _queueNext;
-        if (qlast > _queuePos + 65535)
-            qlast = _queuePos + 65535;
-        Points point = MinMaxPoint(_queuePos);
+        ref uint q = ref QueueHead;
+        uint lsc = (uint)_lastStepClock, maxErr = _maxError;
+        int pending = _queueNext - _queuePos;
+        if (pending > 65535)
+            pending = 65535;
+        Points point = MinMaxPoint(ref q, 0, lsc, maxErr);
         int outerMinInterval = point.MinP, outerMaxInterval = point.MaxP;
         int add = 0, minAdd = -0x8000, maxAdd = 0x7fff;
         int bestInterval = 0, bestCount = 1, bestAdd = 1, bestReach = int.MinValue;
@@ -265,22 +276,29 @@ public sealed class StepCompress
         for (;;)
         {
             // Longest valid sequence for this add
-            Points nextPoint;
+            int nextMinP, nextMaxP;
             int nextMinInterval = outerMinInterval;
             int nextMaxInterval = outerMaxInterval, interval = nextMaxInterval;
-            int nextCount = 1;
+            int nextCount = 1, nextAddFactor;
             for (;;)
             {
                 nextCount++;
-                if (_queuePos + nextCount - 1 >= qlast)
+                if (nextCount - 1 >= pending)
                     return new StepMove(interval, nextCount - 1, add);
-                nextPoint = MinMaxPoint(_queuePos + nextCount - 1);
-                int nextAddFactor = nextCount * (nextCount - 1) / 2;
+                // Step nextCount-1 >= 1 always has a previous pending step
+                uint pt = Unsafe.Add(ref q, nextCount - 1) - lsc;
+                uint prevpt = Unsafe.Add(ref q, nextCount - 2) - lsc;
+                uint me = (pt - prevpt) / 2;
+                if (me > maxErr)
+                    me = maxErr;
+                nextMinP = (int)(pt - me);
+                nextMaxP = (int)pt;
+                nextAddFactor = nextCount * (nextCount - 1) / 2;
                 int c = add * nextAddFactor;
-                if (nextMinInterval * nextCount < nextPoint.MinP - c)
-                    nextMinInterval = IdivUp(nextPoint.MinP - c, nextCount);
-                if (nextMaxInterval * nextCount > nextPoint.MaxP - c)
-                    nextMaxInterval = IdivDown(nextPoint.MaxP - c, nextCount);
+                if (nextMinInterval * nextCount < nextMinP - c)
+                    nextMinInterval = IdivUp(nextMinP - c, nextCount);
+                if (nextMaxInterval * nextCount > nextMaxP - c)
+                    nextMaxInterval = IdivDown(nextMaxP - c, nextCount);
                 if (nextMinInterval > nextMaxInterval)
                     break;
                 interval = nextMaxInterval;
@@ -305,9 +323,9 @@ public sealed class StepCompress
             }
 
             // Would a larger or smaller add reach the next point?
-            int nextAddFactor2 = nextCount * (nextCount - 1) / 2;
+            int nextAddFactor2 = nextAddFactor;
             int nextReach = add * nextAddFactor2 + interval * nextCount;
-            if (nextReach < nextPoint.MinP)
+            if (nextReach < nextMinP)
             {
                 minAdd = add + 1;
                 outerMaxInterval = nextMaxInterval;
@@ -321,7 +339,7 @@ public sealed class StepCompress
             // Limit the add range by the maximum deviation of two quadratic sequences
             if (count > 1)
             {
-                int errDelta = (int)(_maxError * (uint)QuadraticDev / (uint)(count * count));
+                int errDelta = (int)(maxErr * (uint)QuadraticDev / (uint)(count * count));
                 if (minAdd < add - errDelta)
                     minAdd = add - errDelta;
                 if (maxAdd > add + errDelta)
@@ -330,11 +348,11 @@ public sealed class StepCompress
 
             // Limit it further by the next point
             int c2 = outerMaxInterval * nextCount;
-            if (minAdd * nextAddFactor2 < nextPoint.MinP - c2)
-                minAdd = IdivUp(nextPoint.MinP - c2, nextAddFactor2);
+            if (minAdd * nextAddFactor2 < nextMinP - c2)
+                minAdd = IdivUp(nextMinP - c2, nextAddFactor2);
             c2 = outerMinInterval * nextCount;
-            if (maxAdd * nextAddFactor2 > nextPoint.MaxP - c2)
-                maxAdd = IdivDown(nextPoint.MaxP - c2, nextAddFactor2);
+            if (maxAdd * nextAddFactor2 > nextMaxP - c2)
+                maxAdd = IdivDown(nextMaxP - c2, nextAddFactor2);
 
             if (minAdd > maxAdd)
                 break;
@@ -355,15 +373,19 @@ public sealed class StepCompress
     }
 
     // Verify that a sequence reproduces the requested step times within max_error.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int CheckLine(in StepMove move)
     {
         if (move.Count == 0 || (move.Interval == 0 && move.Add == 0 && move.Count > 1)
             || move.Interval >= 0x80000000)
             return Fail(move, "Invalid sequence");
-        uint interval = move.Interval, p = 0;
-        for (ushort i = 0; i < move.Count; i++)
+        ref uint q = ref QueueHead;
+        uint lsc = (uint)_lastStepClock, maxErr = _maxError;
+        uint interval = move.Interval, p = 0, add = (uint)(int)move.Add;
+        int count = move.Count;
+        for (int i = 0; i < count; i++)
         {
-            Points point = MinMaxPoint(_queuePos + i);
+            Points point = MinMaxPoint(ref q, i, lsc, maxErr);
             p += interval;
             // Compared as unsigned, as in C
             if (p < (uint)point.MinP || p > (uint)point.MaxP)
@@ -372,7 +394,7 @@ public sealed class StepCompress
             if (interval >= 0x80000000)
                 return Fail(move, string.Create(CultureInfo.InvariantCulture,
                     $"Point {i + 1}: interval overflow {(int)interval}"));
-            interval += (uint)(int)move.Add;
+            interval += add;
         }
         return 0;
     }

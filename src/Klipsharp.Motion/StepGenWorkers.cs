@@ -38,15 +38,14 @@ internal sealed class StepGenWorkers
     }
 
     /// <summary>Number of helper threads step generation uses by default: one less than the CPU count, at most 3.</summary>
-    public static int DefaultHelperCount
+    public static int DefaultHelperCount { get; } = GetDefaultHelperCount();
+
+    private static int GetDefaultHelperCount()
     {
-        get
-        {
-            string? env = Environment.GetEnvironmentVariable("KLIPSHARP_STEPGEN_THREADS");
-            if (env is not null && int.TryParse(env, out int n) && n >= 1)
-                return n - 1;
-            return Math.Clamp(Environment.ProcessorCount - 1, 0, 3);
-        }
+        string? env = Environment.GetEnvironmentVariable("KLIPSHARP_STEPGEN_THREADS");
+        if (env is not null && int.TryParse(env, out int n) && n >= 1)
+            return n - 1;
+        return Math.Clamp(Environment.ProcessorCount - 1, 0, 3);
     }
 
     // The process-wide helpers (grown on demand) and whether a manager is using them.
