@@ -61,6 +61,7 @@ public sealed class Reactor
     private readonly SemaphoreSlim _wake = new(0);
     private readonly long _startTicks = Stopwatch.GetTimestamp();
     private bool _running;
+    private int _runDepth;
     private double _nextTimer = Never;
 
     /// <summary>Seconds since the reactor was created, from a monotonic clock.</summary>
@@ -123,6 +124,15 @@ public sealed class Reactor
     /// <summary>Waits until <paramref name="waketime"/> while running other reactor work; returns the current time.</summary>
     public double Pause(double waketime)
     {
+        if (_runDepth == 0)
+        {
+            // Outside Run (e.g. klippy:firmware_restart handlers after the loop ended) a pause
+            // is a plain sleep, as upstream's: no timer or queued callback may run any more
+            double delay = Math.Min(waketime - Monotonic(), 3600.0);
+            if (delay > 0)
+                Thread.Sleep(TimeSpan.FromSeconds(delay));
+            return Monotonic();
+        }
         // Like a greenlet switch, a pause always gives other work one reactor pass
         DispatchOnce(Monotonic(), nested: true);
         PauseUntil(static () => false, waketime);
@@ -147,12 +157,20 @@ public sealed class Reactor
     public void Run()
     {
         _running = true;
-        while (_running)
+        _runDepth++;
+        try
         {
-            double next = DispatchOnce(Monotonic(), nested: false);
-            if (!_running)
-                break;
-            WaitForWork(next);
+            while (_running)
+            {
+                double next = DispatchOnce(Monotonic(), nested: false);
+                if (!_running)
+                    break;
+                WaitForWork(next);
+            }
+        }
+        finally
+        {
+            _runDepth--;
         }
     }
 

@@ -22,11 +22,14 @@ public class LinuxMcuTests
         max_accel: 3000
         """;
 
+    private static Dictionary<string, Func<string, Stream>> Links(FakeLinuxMcuProcess process) =>
+        new() { ["sim:linux-process"] = process.Open };
+
     [Fact]
     public void FirmwareRestartReexecutesTheProcessAndReconnectsWithoutALostLink()
     {
         using var process = new FakeLinuxMcuProcess();
-        using var host = new LiveHost(configText: Config, openLink: process.Open);
+        using var host = new LiveHost(configText: Config, links: Links(process));
         host.WaitReady();
         var first = host.Printer;
         Assert.Single(process.Generations);
@@ -64,7 +67,7 @@ public class LinuxMcuTests
     public void ALinkThatEndsWithoutAResetIsStillLostCommunication()
     {
         using var process = new FakeLinuxMcuProcess();
-        using var host = new LiveHost(configText: Config, openLink: process.Open);
+        using var host = new LiveHost(configText: Config, links: Links(process));
         host.WaitReady();
         var first = host.Printer;
         // The process dies (killed, crashed): the end of its pty is a lost MCU
@@ -72,6 +75,37 @@ public class LinuxMcuTests
         host.WaitFor(() => first.IsShutdown, "the shutdown");
         Assert.Equal("Lost communication with MCU 'mcu'", first.StateMessage.Split('\n')[0]);
         Assert.Contains("mcu 'mcu': Lost communication: Got EOF when reading from device", host.LogText);
+        Assert.Equal("exit", host.Exit().Result);
+    }
+
+    [Fact]
+    public void AsASecondMcuBesideTheSimulatedBoardBothRestartCleanly()
+    {
+        using var process = new FakeLinuxMcuProcess();
+        using var host = new LiveHost(extraConfig: "[mcu host]\nserial: sim:linux-process", links: Links(process));
+        host.WaitReady();
+        var first = host.Printer;
+        Assert.Contains("Configured MCU 'host' (1024 moves)", host.LogText);
+        host.OnReactor(p =>
+        {
+            p.LookupObject<Klipsharp.Host.GCode.GCodeDispatch>("gcode").RunScript("FIRMWARE_RESTART");
+            return 0;
+        });
+        host.WaitFor(() => host.Printer != first, "a new printer");
+        host.WaitReady();
+        string log = host.LogText;
+        // The main board was reset by command, the Linux MCU re-executed
+        Assert.Contains("Attempting MCU 'mcu' reset command", log);
+        Assert.Contains("Attempting MCU 'host' config_reset command", log);
+        Assert.Equal(2, process.Generations.Count);
+        // The reset board announces "starting" while the old printer is finishing: upstream
+        // runs nothing more once the reactor stopped, so that is no spontaneous restart, and
+        // no emergency_stop reaches the freshly reset board
+        Assert.DoesNotContain("spontaneous restart", log);
+        Assert.DoesNotContain("Transition to shutdown state", log);
+        Assert.False(host.Sim.IsShutdown);
+        Assert.Equal(2, log.Split('\n').Count(l => l == "Sending MCU 'mcu' printer configuration..."));
+        Assert.Equal(2, log.Split('\n').Count(l => l == "Sending MCU 'host' printer configuration..."));
         Assert.Equal("exit", host.Exit().Result);
     }
 }

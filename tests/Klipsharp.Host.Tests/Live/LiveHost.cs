@@ -28,10 +28,10 @@ internal sealed class LiveHost : IDisposable
     /// <param name="makeJob">Creates the print job from the full path of part.gcode.</param>
     /// <param name="withTty">Serve G-code on an in-memory "pseudo-terminal" (see <see cref="TtyWrite"/>, <see cref="TtyText"/>).</param>
     /// <param name="configText">A whole config to use instead of sim-cartesian.cfg.</param>
-    /// <param name="openLink">Opens the MCU links (HostOptions.SimulatedLinkFactory) instead of the simulated MCU pool.</param>
+    /// <param name="links">Openers of MCU links by <c>serial:</c> prefix (HostOptions.SimulatedLinkFactory); other serials go to the simulated MCU pool.</param>
     public LiveHost(string? extraConfig = null, Action<string>? adjustConfig = null, string? printGcode = null,
                     Func<string, PrintJob>? makeJob = null, bool withTty = false, string? configText = null,
-                    Func<string, Stream>? openLink = null)
+                    IReadOnlyDictionary<string, Func<string, Stream>>? links = null)
     {
         Dir = Directory.CreateTempSubdirectory("ks-live-").FullName;
         string cfg;
@@ -56,11 +56,17 @@ internal sealed class LiveHost : IDisposable
         var job = makeJob?.Invoke(part);
         Job = job;
         JitWarmup.Start();
-        if (openLink is null)
+        if (configText is null)
         {
             _pool = new SimulatedMcuPool(Dir);
             _sim = _pool.Get("sim:atmega2560:sim-cartesian.json");
-            openLink = _pool.OpenLink;
+        }
+        Stream OpenLink(string serial)
+        {
+            foreach (var (prefix, open) in links ?? new Dictionary<string, Func<string, Stream>>())
+                if (serial.StartsWith(prefix, StringComparison.Ordinal))
+                    return open(serial);
+            return _pool?.OpenLink(serial) ?? throw new ArgumentException($"no link for serial '{serial}'");
         }
         if (withTty)
         {
@@ -71,7 +77,7 @@ internal sealed class LiveHost : IDisposable
         }
         var options = new HostOptions
         {
-            SimulatedLinkFactory = openLink,
+            SimulatedLinkFactory = OpenLink,
             GCodeInput = _tty,
             RestartDelay = 0.0,
             OnPrinterCreated = p =>
