@@ -135,6 +135,9 @@ public sealed partial class SimulatedMcu : IDisposable
     /// <summary>Commands executed so far.</summary>
     public long CommandsExecuted { get; private set; }
 
+    /// <summary>What led to the last "Timer too close" shutdown (for the simulator's log), or null.</summary>
+    public string? ShutdownDetail { get; private set; }
+
     /// <summary>Called (on the MCU thread, under its lock) with each shutdown reason.</summary>
     public event Action<string>? ShutdownOccurred;
 
@@ -617,8 +620,14 @@ public sealed partial class SimulatedMcu : IDisposable
 
     private void AddTimer(SimTimer t)
     {
-        if (_sched.Add(t, Clock.Now64))
+        long now = Clock.Now64;
+        if (_sched.Add(t, now))
+        {
+            // Says whether the host sent late or the simulator itself fell behind.
+            if (_shutdownStatus == 0)
+                ShutdownDetail = $"a timer was added {Clock.ToSeconds(now - t.Wake64) * 1e3:0.000} ms after its wake time (clock {t.Wake64})";
             TryShutdown("Timer too close");
+        }
     }
 
     private void DelTimer(SimTimer t) => _sched.Remove(t);

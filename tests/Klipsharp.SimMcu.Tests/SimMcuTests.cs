@@ -233,6 +233,8 @@ public class ShutdownTests
         h.Mcu.AdvanceSeconds(1);
         h.Send("reset_step_clock oid=0 clock=1000", "queue_step oid=0 interval=100 count=1 add=0");
         Assert.Equal(["shutdown clock=16000000 static_string_id=Timer too close"], h.TakeText());
+        // The step was due at clock 1100, 15998900 ticks before "now"
+        Assert.Equal("a timer was added 999.931 ms after its wake time (clock 1100)", h.Mcu.ShutdownDetail);
     }
 
     [Fact]

@@ -148,7 +148,10 @@ public static class SimMcuVerb
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        mcu.ShutdownOccurred += reason => Console.Error.WriteLine($"sim-mcu: shutdown: {reason}");
+        mcu.ShutdownOccurred += reason => Console.Error.WriteLine(
+            reason == "Timer too close" && mcu.ShutdownDetail is { } detail
+                ? $"sim-mcu: shutdown: {reason} ({detail})"
+                : $"sim-mcu: shutdown: {reason}");
         mcu.Start();
         done.Wait();
         mcu.Stop();
