@@ -161,6 +161,11 @@ public sealed class McuStepper : IMcuStepper
         double pos = cmdPos ?? GetCommandedPosition();
         double mcuPosDist = pos + _mcuPositionOffset;
         double mcuPos = mcuPosDist / StepDist;
+        // Python's int() refuses these (an internal error, not a wild position)
+        if (double.IsNaN(mcuPos))
+            throw new InvalidOperationException("cannot convert float NaN to integer");
+        if (double.IsInfinity(mcuPos))
+            throw new OverflowException("cannot convert float infinity to integer");
         return mcuPos >= 0.0 ? (long)(mcuPos + 0.5) : (long)(mcuPos - 0.5);
     }
 
