@@ -151,6 +151,9 @@ class Config:
         self.max_accel = 0.
         self.z_allowed = True
         self.max_ratio = {}
+        self.manual = False
+        self.cart_like = False
+        self.stepper_names = []
 
     def add(self, name, opts):
         self.sections.append((name, opts))
@@ -310,6 +313,14 @@ class Config:
         if rnd.random() < 0.3:
             self.has_exclude = True
             self.add("exclude_object", [])
+        if rnd.random() < 0.3:
+            opts = self.motor()
+            opts += [("velocity", fmt(rnd.choice([5, 20, 100]))),
+                     ("accel", fmt(rnd.choice([0, 0, 100, 1000])))]
+            if rnd.random() < 0.5:
+                opts += [("position_min", "-100"), ("position_max", "100")]
+            self.add("manual_stepper ms", opts)
+            self.manual = True
         self.add("force_move", [("enable_force_move", "True")])
         self.add("display_status", [])
         self.add("fan", [("pin", self.pins.pin())])
@@ -332,12 +343,15 @@ def build_config(rnd, kin):
         zl = c.z_limits()
         ropts = {}
         for i, ax in enumerate("xyz"):
-            ropts[ax] = c.rail(lo[i], hi[i], endstop_at_max=False if ax == "z" else None)
+            ropts[ax] = c.rail(lo[i], hi[i], endstop_at_max=False if (
+                ax == "z" or (ax == "x" and kin == "dual_carriage")) else None)
             c.add("stepper_" + ax, ropts[ax])
             if ax == "z" and rnd.random() < 0.3:
                 for j in range(1, rnd.choice([2, 3, 4])):
                     c.add("stepper_z%d" % j, c.motor())
         c.region = Box(lo, hi)
+        c.cart_like = True
+        c.stepper_names = ["stepper_x", "stepper_y", "stepper_z"]
         if kin == "dual_carriage":
             # second carriage on x homing at the far end
             dopts = c.motor()
@@ -353,6 +367,7 @@ def build_config(rnd, kin):
             r0 = Box([lo[0], lo[1], lo[2]], [lo[0] + 0.35 * s, hi[1], hi[2]])
             r1 = Box([hi[0] - 0.35 * s, lo[1], lo[2]], [hi[0], hi[1], hi[2]])
             c.dual = ("x", [r0, r1])
+            c.dual_endstops = (lo[0], hi[0])
         # kinematics with z-limits in [printer]
         c.sections[0][1].extend(zl)
     elif kin == "generic_cartesian":
@@ -404,9 +419,12 @@ def build_config(rnd, kin):
         radius = rnd.uniform(80, 200)
         arm = radius + rnd.uniform(60, 200)
         endstop = rnd.uniform(150, 400)
+        print_radius = radius
+        if rnd.random() < 0.4:
+            print_radius = float(fmt(radius * rnd.uniform(0.4, 0.9), 2))
         c.printer(lambda c: c.z_limits() + [("delta_radius", fmt(radius, 3))] +
-                  ([("print_radius", fmt(radius * rnd.uniform(0.4, 0.9), 2))]
-                   if rnd.random() < 0.4 else []))
+                  ([("print_radius", fmt(print_radius, 2))]
+                   if print_radius != radius else []))
         for i, t in enumerate("abc"):
             opts = c.motor() + [("endstop_pin", "^" + c.pins.pin())]
             if i == 0:
@@ -419,9 +437,15 @@ def build_config(rnd, kin):
             if rnd.random() < 0.3:
                 opts += [("angle", fmt([210., 330., 90.][i] + rnd.uniform(-1, 1), 3))]
             c.add("stepper_" + t, opts)
-        # conservative: well inside the print radius and below the taper
-        pr = min(radius, arm - radius) * 0.35
-        c.region = Cylinder(pr, 0., endstop * 0.45)
+        if rnd.random() < 0.5:
+            # conservative: well inside the print radius and below the taper
+            pr = min(radius, arm - radius) * 0.35
+            c.region = Cylinder(pr, 0., endstop * 0.45)
+        else:
+            # the whole envelope below the taper (slow zones near the edge)
+            pr = 0.97 * min(print_radius, arm - radius)
+            limit_z = endstop - 3 - (arm + 2 - math.sqrt((arm - 2) ** 2 - radius ** 2))
+            c.region = Cylinder(pr, 0., max(5., min(endstop - 3, limit_z - 3)))
     elif kin == "deltesian":
         arm_x = rnd.uniform(140, 180)
         arm = arm_x + rnd.uniform(40, 80)
@@ -479,6 +503,8 @@ def build_config(rnd, kin):
         c.region = Box([-150, -150, 0], [150, 150, 200])
     else:
         raise ValueError(kin)
+    c.stepper_names = [n for n, _ in c.sections
+                       if n.startswith("stepper_") or n == "dual_carriage"]
     c.extras()
     return c
 
@@ -504,6 +530,11 @@ class GCodeGen:
         self.plane = (0, 1)
         self.retracted = False
         self.cur_f = 1500.
+        self.ms_pos = 0.
+        self.ms_axis = False
+        self.a_pos = 0.
+        self.dual_mode = "PRIMARY"
+        self.carriage = [None, None]
 
     def emit(self, line):
         self.lines.append(line)
@@ -562,6 +593,7 @@ class GCodeGen:
             f = self.rnd.choice([1200, 3000, 6000])
         if f is not None:
             self.cur_f = f
+        old_x = self.pos[0]
         line = cmd + self.coords(target, axes)
         # Round-trip what the host will see
         for i, a in enumerate("XYZ"):
@@ -569,8 +601,19 @@ class GCodeGen:
                 self.pos[i] = target[i]
         if extrude:
             line += self.ecoord(extrude)
+        if self.ms_axis and self.rnd.random() < 0.4:
+            a = max(-90., min(90., self.a_pos + self.rnd.uniform(-30, 30)))
+            v = a if self.absolute else a - self.a_pos
+            text = fmt(v, 3)
+            self.a_pos = float(text) if self.absolute else self.a_pos + float(text)
+            line += " A" + text
         if f is not None:
             line += " F" + fmt(f, 1)
+        if self.cfg.dual is not None:
+            if self.known:
+                self.dual_track(self.pos[0] - old_x)
+            else:
+                self.carriage[self.dual_active] = self.pos[0]
         self.emit(line)
         self.known = True
 
@@ -875,24 +918,141 @@ class GCodeGen:
         self.emit("G92 E0")
         self.base[3] = self.e
 
+    def dual_track(self, dx):
+        """Carriage positions after an X move of dx (mode dependent)."""
+        k = self.dual_active
+        if self.carriage[k] is not None:
+            self.carriage[k] += dx
+        o = 1 - k
+        if self.carriage[o] is not None:
+            if self.dual_mode == "COPY":
+                self.carriage[o] += dx
+            elif self.dual_mode == "MIRROR":
+                self.carriage[o] -= dx
+
     def op_dual(self):
         cfg = self.cfg
         rnd = self.rnd
         if cfg.dual is None:
             return
+        r0, r1 = cfg.dual[1]
+        if (rnd.random() < 0.4 and self.dual_mode == "PRIMARY" and self.dual_active == 0
+                and None not in self.carriage):
+            # carriage 1 follows carriage 0; keep each in its own zone
+            mode = rnd.choice(["COPY", "MIRROR"])
+            c0, c1 = self.carriage
+            lo0, hi0 = r0.lo[0] + 0.5, r0.hi[0] - 0.5
+            lo1, hi1 = r1.lo[0] + 0.5, r1.hi[0] - 0.5
+            if mode == "COPY":
+                dlo, dhi = max(lo0 - c0, lo1 - c1), min(hi0 - c0, hi1 - c1)
+            else:
+                dlo, dhi = max(lo0 - c0, c1 - hi1), min(hi0 - c0, c1 - lo1)
+            if dhi - dlo < 2.:
+                return
+            self.emit("SET_DUAL_CARRIAGE CARRIAGE=1 MODE=%s" % mode)
+            self.dual_mode = mode
+            self.region = Box([c0 + dlo, r0.lo[1], r0.lo[2]], [c0 + dhi, r0.hi[1], r0.hi[2]], 0.)
+            return
         k = rnd.choice([0, 1])
         self.emit("SET_DUAL_CARRIAGE CARRIAGE=%d" % k)
         self.dual_active = k
+        self.dual_mode = "PRIMARY"
         self.region = cfg.dual[1][k]
-        self.known = False
+        if self.carriage[k] is not None:
+            self.pos[0] = self.carriage[k]
+            if not self.region.inside(self.pos, 0.):
+                self.known = False
+        else:
+            self.known = False
         self.ensure_known()
+
+    def op_manual(self):
+        rnd = self.rnd
+        if not self.cfg.manual:
+            return
+        if self.ms_axis:
+            if rnd.random() < 0.3:
+                self.emit("MANUAL_STEPPER STEPPER=ms GCODE_AXIS=")
+                self.ms_axis = False
+                self.ms_pos = self.a_pos
+            return
+        r = rnd.random()
+        if r < 0.45:
+            v = max(-95., min(95., self.ms_pos + rnd.choice([-50, -5, -0.01, 0, 0.3, 7, 60])))
+            line = "MANUAL_STEPPER STEPPER=ms MOVE=%s" % fmt(v, 3)
+            if rnd.random() < 0.5:
+                line += " SPEED=%s" % fmt(rnd.choice([1, 10, 50, 200]))
+            if rnd.random() < 0.5:
+                line += " ACCEL=%s" % fmt(rnd.choice([0, 10, 500, 5000]))
+            if rnd.random() < 0.4:
+                line += " SYNC=%d" % rnd.choice([0, 1])
+            self.ms_pos = float(fmt(v, 3))
+            self.emit(line)
+        elif r < 0.55:
+            self.ms_pos = float(fmt(rnd.uniform(-20, 20), 2))
+            self.emit("MANUAL_STEPPER STEPPER=ms SET_POSITION=%s" % fmt(self.ms_pos, 2))
+        elif r < 0.65:
+            self.emit("MANUAL_STEPPER STEPPER=ms ENABLE=%d" % rnd.choice([0, 1, 1]))
+        elif r < 0.75:
+            self.emit("MANUAL_STEPPER STEPPER=ms SYNC=1")
+        else:
+            line = "MANUAL_STEPPER STEPPER=ms GCODE_AXIS=A"
+            if rnd.random() < 0.4:
+                line += " LIMIT_VELOCITY=%s" % fmt(rnd.choice([5, 50, 500]))
+            if rnd.random() < 0.4:
+                line += " LIMIT_ACCEL=%s" % fmt(rnd.choice([50, 500, 5000]))
+            if rnd.random() < 0.4:
+                line += " INSTANTANEOUS_CORNER_VELOCITY=%s" % fmt(rnd.choice([0, 1, 10]))
+            self.emit(line)
+            self.ms_axis = True
+            self.a_pos = self.ms_pos
+
+    def op_home(self):
+        """Home some axes again mid-print (cartesian-like printers)."""
+        rnd = self.rnd
+        if not self.cfg.cart_like or self.dual_mode != "PRIMARY":
+            return
+        axes = rnd.choice(["X", "Y", "Z", "X Y", ""])
+        self.emit(("G28 " + axes).strip())
+        for a in axes.split() or ["X", "Y", "Z"]:
+            i = "XYZ".index(a)
+            self.base[i] = self.gcode_offset(a)
+        if self.cfg.dual is not None and (not axes or "X" in axes):
+            self.dual_active = 0
+            self.region = self.cfg.dual[1][0]
+            self.carriage = list(self.cfg.dual_endstops)
+        self.known = False
+
+    def op_forcemove(self):
+        rnd = self.rnd
+        if not self.cfg.stepper_names or self.dual_mode != "PRIMARY":
+            return
+        st = rnd.choice(self.cfg.stepper_names)
+        d = rnd.choice([0.5, 2, 10])
+        v = rnd.choice([5, 20, 50])
+        acc = " ACCEL=%s" % fmt(rnd.choice([0, 100, 1000])) if rnd.random() < 0.5 else ""
+        # there and back: the toolhead position is unchanged afterwards
+        self.emit("FORCE_MOVE STEPPER=%s DISTANCE=%s VELOCITY=%s%s" % (st, fmt(d), fmt(v), acc))
+        self.emit("FORCE_MOVE STEPPER=%s DISTANCE=%s VELOCITY=%s%s" % (st, fmt(-d), fmt(v), acc))
 
     def op_force(self):
         rnd = self.rnd
         r = rnd.random()
-        if r < 0.5:
+        if r < 0.3:
             self.emit("M400")
             self.emit("SET_KINEMATIC_POSITION")
+        elif r < 0.6 and self.known and self.dual_mode == "PRIMARY":
+            # declare a different position: later moves are relative to it
+            t = self.region.sample(rnd, 0.1)
+            line = "SET_KINEMATIC_POSITION"
+            for i, a in enumerate("XYZ"):
+                if rnd.random() < 0.7:
+                    text = fmt(t[i], 3)
+                    line += " %s=%s" % (a, text)
+                    self.pos[i] = float(text)
+            if self.cfg.dual is not None:
+                self.carriage[self.dual_active] = self.pos[0]
+            self.emit(line)
         else:
             self.emit("GET_POSITION")
 
@@ -912,6 +1072,8 @@ class GCodeGen:
     def random_program(self, nmoves):
         rnd = self.rnd
         self.emit("G28")
+        if self.cfg.dual is not None:
+            self.carriage = list(self.cfg.dual_endstops)
         self.emit("G90")
         self.ensure_known()
         ops = [(self.op_line, 30), (self.op_short, 8), (self.op_zero, 2),
@@ -919,7 +1081,8 @@ class GCodeGen:
                (self.op_g92, 4), (self.op_mode, 5), (self.op_limits, 4),
                (self.op_pa, 2), (self.op_shaper, 2), (self.op_dwell, 3),
                (self.op_extruder_switch, 2), (self.op_retract, 3),
-               (self.op_dual, 3), (self.op_force, 1), (self.op_long, 2)]
+               (self.op_dual, 3), (self.op_force, 1), (self.op_long, 2),
+               (self.op_manual, 3), (self.op_home, 1), (self.op_forcemove, 1)]
         weights = [w for _, w in ops]
         n = 0
         while len(self.lines) < nmoves:
@@ -952,6 +1115,8 @@ class GCodeGen:
         em("G21 ; set units to millimeters")
         em("G90 ; use absolute coordinates")
         em("G28 ; home all axes")
+        if self.cfg.dual is not None:
+            self.carriage = list(self.cfg.dual_endstops)
         if rnd.random() < 0.5:
             em("M204 S%d" % rnd.choice([500, 1000, 1250, 4000]))
         self.ensure_known()
