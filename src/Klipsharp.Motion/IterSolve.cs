@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Klipsharp.Motion;
 
 // The iterative solver (upstream chelper's itersolve.c): finds the times at which the
@@ -9,8 +11,52 @@ public abstract partial class StepperKinematics
 
     private Move? _scratchMove;
 
+    /// <summary>Cartesian axis (0-2) whose position this stepper follows one to one, or -1: lets the solver skip the virtual CalcPosition call.</summary>
+    private protected int CartesianAxis = -1;
+
+    // How the solver gets the stepper position; a struct type argument makes the JIT
+    // compile one solver per case with the position code inlined.
+    private interface IPositionSource
+    {
+        double Position(StepperKinematics sk, Move m, double moveTime);
+    }
+
+    private struct VirtualPosition : IPositionSource
+    {
+        public readonly double Position(StepperKinematics sk, Move m, double moveTime) => sk.CalcPosition(m, moveTime);
+    }
+
+    // The same operations, in the same order, as CartesianStepperKinematics.CalcPosition.
+    private struct CartesianXPosition : IPositionSource
+    {
+        public readonly double Position(StepperKinematics sk, Move m, double moveTime) =>
+            m.StartPos.X + m.AxesR.X * m.GetDistance(moveTime);
+    }
+
+    private struct CartesianYPosition : IPositionSource
+    {
+        public readonly double Position(StepperKinematics sk, Move m, double moveTime) =>
+            m.StartPos.Y + m.AxesR.Y * m.GetDistance(moveTime);
+    }
+
+    private struct CartesianZPosition : IPositionSource
+    {
+        public readonly double Position(StepperKinematics sk, Move m, double moveTime) =>
+            m.StartPos.Z + m.AxesR.Z * m.GetDistance(moveTime);
+    }
+
     // Generate the steps of one move between two absolute print times.
-    private int GenStepsRange(StepCompress sc, Move m, double absStart, double absEnd)
+    private int GenStepsRange(StepCompress sc, Move m, double absStart, double absEnd) => CartesianAxis switch
+    {
+        0 => GenStepsRange<CartesianXPosition>(sc, m, absStart, absEnd),
+        1 => GenStepsRange<CartesianYPosition>(sc, m, absStart, absEnd),
+        2 => GenStepsRange<CartesianZPosition>(sc, m, absStart, absEnd),
+        _ => GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd),
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int GenStepsRange<TPos>(StepCompress sc, Move m, double absStart, double absEnd)
+        where TPos : struct, IPositionSource
     {
         double halfStep = .5 * StepDist;
         double start = absStart - m.PrintTime, end = absEnd - m.PrintTime;
@@ -57,7 +103,7 @@ public abstract partial class StepperKinematics
             oldGuessTime = guessTime;
             oldGuessPos = guessPos;
             guessTime = nextTime;
-            guessPos = CalcPosition(m, nextTime);
+            guessPos = default(TPos).Position(this, m, nextTime);
             guessDist = guessPos - target;
             if (Math.Abs(guessDist) > .000000001)
             {

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Klipsharp.Motion;
 
@@ -22,14 +24,25 @@ internal static class CConv
     private const double Two63 = 9223372036854775808.0;
 
     /// <summary>C's (int64_t) cast.</summary>
-    public static long ToInt64(double d) =>
-        d >= -Two63 && d < Two63 ? (long)d : long.MinValue;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long ToInt64(double d)
+    {
+        if (Sse2.X64.IsSupported)
+            return Sse2.X64.ConvertToInt64WithTruncation(Vector128.CreateScalarUnsafe(d)); // cvttsd2si itself
+        return d >= -Two63 && d < Two63 ? (long)d : long.MinValue;
+    }
 
     /// <summary>C's (int32_t) cast.</summary>
-    public static int ToInt32(double d) =>
-        d > -2147483649.0 && d < 2147483648.0 ? (int)d : int.MinValue;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ToInt32(double d)
+    {
+        if (Sse2.IsSupported)
+            return Sse2.ConvertToInt32WithTruncation(Vector128.CreateScalarUnsafe(d));
+        return d > -2147483649.0 && d < 2147483648.0 ? (int)d : int.MinValue;
+    }
 
     /// <summary>C's (uint64_t) cast: values below 2^63 go through int64 (negatives wrap).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong ToUInt64(double d) =>
         d >= Two63 ? (ulong)ToInt64(d - Two63) ^ 0x8000000000000000UL : (ulong)ToInt64(d);
 }
@@ -372,6 +385,16 @@ public sealed class StepCompress
         return ErrorRet;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int FailPoint(in StepMove move, int i, uint p, Points point) =>
+        Fail(move, string.Create(CultureInfo.InvariantCulture,
+            $"Point {i + 1}: {(int)p} not in {point.MinP}:{point.MaxP}"));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int FailInterval(in StepMove move, int i, uint interval) =>
+        Fail(move, string.Create(CultureInfo.InvariantCulture,
+            $"Point {i + 1}: interval overflow {(int)interval}"));
+
     // Verify that a sequence reproduces the requested step times within max_error.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int CheckLine(in StepMove move)
@@ -389,11 +412,9 @@ public sealed class StepCompress
             p += interval;
             // Compared as unsigned, as in C
             if (p < (uint)point.MinP || p > (uint)point.MaxP)
-                return Fail(move, string.Create(CultureInfo.InvariantCulture,
-                    $"Point {i + 1}: {(int)p} not in {point.MinP}:{point.MaxP}"));
+                return FailPoint(move, i, p, point);
             if (interval >= 0x80000000)
-                return Fail(move, string.Create(CultureInfo.InvariantCulture,
-                    $"Point {i + 1}: interval overflow {(int)interval}"));
+                return FailInterval(move, i, interval);
             interval += add;
         }
         return 0;
@@ -538,7 +559,19 @@ public sealed class StepCompress
     }
 
     // Move the pending step into the queue (flushing if needed).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int QueueAppend()
+    {
+        if (_nextStepDir != _sdir || _nextStepClock >= _lastStepClock + ClockDiffMax
+            || (uint)_queueNext >= (uint)_queue.Length)
+            return QueueAppendSlow();
+        _queue[_queueNext++] = (uint)_nextStepClock;
+        _nextStepClock = 0;
+        return 0;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int QueueAppendSlow()
     {
         if (_nextStepDir != _sdir)
         {
@@ -556,6 +589,7 @@ public sealed class StepCompress
     }
 
     /// <summary>Add a step at <paramref name="printTime"/> + <paramref name="stepTime"/> in direction <paramref name="sdir"/> (stepcompress_append).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Append(int sdir, double printTime, double stepTime)
     {
         double offset = printTime - _lastStepPrintTime;
@@ -584,6 +618,7 @@ public sealed class StepCompress
     }
 
     /// <summary>Commit the pending step so it can no longer be rolled back (stepcompress_commit).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Commit()
     {
         if (_nextStepClock != 0)

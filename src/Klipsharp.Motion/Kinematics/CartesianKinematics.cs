@@ -15,6 +15,7 @@ public sealed class CartesianStepperKinematics : StepperKinematics
             case 'z': _axis = 2; ActiveFlags = ActiveAxes.Z; break;
             default: throw new ArgumentException($"invalid cartesian axis '{axis}'", nameof(axis));
         }
+        CartesianAxis = _axis;
         Axis = axis;
     }
 
