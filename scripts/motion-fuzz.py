@@ -524,7 +524,7 @@ class GCodeGen:
         self.absolute = True
         self.abs_e = True
         self.known = False
-        self.region = cfg.region
+        self.region = cfg.region if cfg.dual is None else cfg.dual[1][0]
         self.active_extruder = "extruder"
         self.dual_active = 0
         self.plane = (0, 1)
