@@ -95,6 +95,29 @@ public class ClockSyncTests
     }
 
     [Fact]
+    public void EachNewMinimumRoundTripIsLoggedWithThePreviousFrequency()
+    {
+        var log = new List<string>();
+        var sync = new LiveClockSync(new Reactor()) { Log = log.Add };
+        sync.StartEstimate(TrueClock(100.0), 100.0, Nominal);
+        // Round trips of 0.8, 0.6, 1.0 (not a minimum) and 0.4 ms
+        double[] rtts = [0.0008, 0.0006, 0.0010, 0.0004];
+        var freqs = new List<long>();
+        for (int i = 0; i < rtts.Length; i++)
+        {
+            double t = 100.0 + (i + 1) * 0.9839;
+            freqs.Add((long)sync.ClockEst.Freq);
+            sync.HandleClock(ClockResponse(TrueClock(t + rtts[i] / 2), t, t + rtts[i]));
+        }
+        Assert.Equal([
+            $"new minimum rtt 100.984: hrtt=0.000400 freq={freqs[0]}",
+            $"new minimum rtt 101.968: hrtt=0.000300 freq={freqs[1]}",
+            $"new minimum rtt 103.936: hrtt=0.000200 freq={freqs[3]}",
+        ], log);
+        Assert.Equal(16000000L, freqs[0]);
+    }
+
+    [Fact]
     public void SecondaryPrintTimeMatchesMainAtTheSyncPoint()
     {
         var reactor = new Reactor();
