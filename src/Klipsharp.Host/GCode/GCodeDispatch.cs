@@ -191,6 +191,164 @@ public sealed partial class GCodeDispatch
     /// <summary>Parses one line into its command name and parameters (upstream _process_commands' tokenizer).</summary>
     public static (string Command, Dictionary<string, string> Params) ParseLine(string origline)
     {
+        int cpos = origline.IndexOf(';');
+        ReadOnlySpan<char> line = cpos >= 0 ? origline.AsSpan(0, cpos) : origline.AsSpan();
+        if (!System.Text.Ascii.IsValid(line))
+            return ParseLineRegex(origline);
+        return ParseAsciiLine(line);
+    }
+
+    // Upstream splits line.upper() with the regex "([A-Z_]+|[A-Z*])": parts are the text
+    // before the first token, then each token followed by the text after it. For ASCII
+    // the tokens are the runs of letters and '_' and each single '*'; the texts hold no
+    // letters, so upper-casing changes only the tokens. This walks the line once.
+    private static (string Command, Dictionary<string, string> Params) ParseAsciiLine(ReadOnlySpan<char> line)
+    {
+        // Token k spans [tok[2k], tok[2k+1]); the text after it runs to the next token.
+        Span<int> stackTok = stackalloc int[64];
+        int[]? rented = null;
+        Span<int> tok = stackTok;
+        int ntok = 0;
+        for (int i = 0; i < line.Length;)
+        {
+            char c = line[i];
+            int j;
+            if (IsTokenChar(c))
+            {
+                j = i + 1;
+                while (j < line.Length && IsTokenChar(line[j]))
+                    j++;
+            }
+            else if (c == '*')
+            {
+                j = i + 1;
+            }
+            else
+            {
+                i++;
+                continue;
+            }
+            if (2 * ntok + 2 > tok.Length)
+            {
+                int[] bigger = System.Buffers.ArrayPool<int>.Shared.Rent(tok.Length * 2);
+                tok[..(2 * ntok)].CopyTo(bigger);
+                if (rented is not null)
+                    System.Buffers.ArrayPool<int>.Shared.Return(rented);
+                rented = bigger;
+                tok = bigger;
+            }
+            tok[2 * ntok] = i;
+            tok[2 * ntok + 1] = j;
+            ntok++;
+            i = j;
+        }
+
+        ReadOnlySpan<char> TextAfter(Span<int> t, int k, int n, ReadOnlySpan<char> l) =>
+            k + 1 < n ? l[t[2 * k + 1]..t[2 * k + 2]] : l[t[2 * k + 1]..];
+
+        // Command: parts[0:3] joined, or parts[3:5] after a leading line number
+        Span<char> buf = stackalloc char[128];
+        string cmd;
+        if (ntok == 0)
+        {
+            cmd = Interned(PyStrip(line));
+        }
+        else if (tok[0] == 0 && tok[1] == 1 && (line[0] == 'N' || line[0] == 'n'))
+        {
+            if (ntok < 2)
+                cmd = "";
+            else
+                cmd = JoinUpper(buf, default, line[tok[2]..tok[3]], TextAfter(tok, 1, ntok, line));
+        }
+        else
+        {
+            cmd = JoinUpper(buf, line[..tok[0]], line[tok[0]..tok[1]], TextAfter(tok, 0, ntok, line));
+        }
+
+        var parameters = new Dictionary<string, string>(ntok);
+        for (int k = 0; k < ntok; k++)
+        {
+            string key = TokenString(line[tok[2 * k]..tok[2 * k + 1]]);
+            parameters[key] = PyStrip(TextAfter(tok, k, ntok, line)).ToString();
+        }
+        if (rented is not null)
+            System.Buffers.ArrayPool<int>.Shared.Return(rented);
+        return (cmd, parameters);
+    }
+
+    private static bool IsTokenChar(char c) => (uint)((c | 0x20) - 'a') <= 'z' - 'a' || c == '_';
+
+    // Python str.strip() on a span.
+    private static ReadOnlySpan<char> PyStrip(ReadOnlySpan<char> s)
+    {
+        int start = 0, end = s.Length;
+        while (start < end && PyFormat.IsSpace(s[start]))
+            start++;
+        while (end > start && PyFormat.IsSpace(s[end - 1]))
+            end--;
+        return s[start..end];
+    }
+
+    // (before + upper(token) + after).strip(), as a string shared for common commands.
+    private static string JoinUpper(Span<char> buf, ReadOnlySpan<char> before, ReadOnlySpan<char> token, ReadOnlySpan<char> after)
+    {
+        int len = before.Length + token.Length + after.Length;
+        char[]? big = null;
+        if (len > buf.Length)
+            buf = big = new char[len];
+        before.CopyTo(buf);
+        System.Text.Ascii.ToUpper(token, buf[before.Length..], out _);
+        after.CopyTo(buf[(before.Length + token.Length)..]);
+        ReadOnlySpan<char> joined = PyStrip(buf[..len]);
+        return big is null ? Interned(joined) : joined.ToString();
+    }
+
+    // Upper-cased token; single letters and short names come from a shared table.
+    private static string TokenString(ReadOnlySpan<char> token)
+    {
+        if (token.Length == 1)
+        {
+            char c = token[0];
+            if (c == '*')
+                return "*";
+            if (c == '_')
+                return "_";
+            return SingleLetters[(c | 0x20) - 'a'];
+        }
+        Span<char> up = stackalloc char[64];
+        if (token.Length > up.Length)
+            return token.ToString().ToUpperInvariant();
+        System.Text.Ascii.ToUpper(token, up, out int n);
+        return Interned(up[..n]);
+    }
+
+    private static readonly string[] SingleLetters =
+        Enumerable.Range(0, 26).Select(i => ((char)('A' + i)).ToString()).ToArray();
+
+    // Small shared table of command and parameter names, so the same names are not
+    // allocated again for every line. Bounded: beyond it, strings are allocated.
+    [ThreadStatic]
+    private static Dictionary<string, string>? t_names;
+
+    private static string Interned(ReadOnlySpan<char> s)
+    {
+        if (s.Length == 0)
+            return "";
+        if (s.Length > 24)
+            return s.ToString();
+        Dictionary<string, string> names = t_names ??= new Dictionary<string, string>();
+        var lookup = names.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (lookup.TryGetValue(s, out string? found))
+            return found;
+        string str = s.ToString();
+        if (names.Count < 512)
+            names[str] = str;
+        return str;
+    }
+
+    // The general case (non-ASCII text): upper-case the whole line and split with the regex.
+    private static (string Command, Dictionary<string, string> Params) ParseLineRegex(string origline)
+    {
         string line = origline;
         int cpos = line.IndexOf(';');
         if (cpos >= 0)
