@@ -201,6 +201,9 @@ public sealed class LookAheadQueue
     public Move? GetLast() => _queue.Count > 0 ? _queue[^1] : null;
 
     /// <summary>Plans and removes the moves that can be finalized (all of them unless <paramref name="lazy"/>).</summary>
+    private double[] _junctionStart = [], _junctionCruise = [], _junctionNext = [];
+    private bool[] _junctionHasCruise = [];
+
     public List<Move> Flush(bool lazy = false)
     {
         _junctionFlush = LookaheadFlushTime;
@@ -209,9 +212,19 @@ public sealed class LookAheadQueue
         int flushCount = queue.Count;
         // Walk backwards finding the fastest junction speeds that still allow a full
         // stop after the last move.
-        var junctionStart = new double[flushCount];
-        var junctionCruise = new double?[flushCount];
-        var junctionNext = new double[flushCount];
+        // Scratch arrays kept between flushes (a lazy flush runs every few moves)
+        if (_junctionStart.Length < flushCount)
+        {
+            int size = Math.Max(flushCount, 2 * _junctionStart.Length);
+            _junctionStart = new double[size];
+            _junctionCruise = new double[size];
+            _junctionHasCruise = new bool[size];
+            _junctionNext = new double[size];
+        }
+        var junctionStart = _junctionStart;
+        var junctionCruise = _junctionCruise;
+        var junctionHasCruise = _junctionHasCruise;
+        var junctionNext = _junctionNext;
         double nextStartV2 = 0.0, nextMcrStartV2 = 0.0, peakCruiseV2 = 0.0;
         int pendingCv2Assign = 0;
         for (int i = flushCount - 1; i >= 0; i--)
@@ -243,7 +256,8 @@ public sealed class LookAheadQueue
                 pendingCv2Assign = 0;
             }
             junctionStart[i] = startV2;
-            junctionCruise[i] = cruiseV2;
+            junctionHasCruise[i] = cruiseV2.HasValue;
+            junctionCruise[i] = cruiseV2.GetValueOrDefault();
             junctionNext[i] = nextStartV2;
             nextStartV2 = startV2;
             nextMcrStartV2 = mcrStartV2;
@@ -256,7 +270,7 @@ public sealed class LookAheadQueue
         {
             var move = queue[i];
             double startV2 = junctionStart[i];
-            double cruiseV2 = junctionCruise[i] ?? Move.PyMin(prevCruiseV2, startV2);
+            double cruiseV2 = junctionHasCruise[i] ? junctionCruise[i] : Move.PyMin(prevCruiseV2, startV2);
             move.SetJunction(Move.PyMin(startV2, cruiseV2), cruiseV2, Move.PyMin(junctionNext[i], cruiseV2));
             prevCruiseV2 = cruiseV2;
         }
@@ -519,6 +533,22 @@ public sealed partial class ToolHead : IMovePlanner, IHomingToolhead, IMoveTrans
 
     public double[] GetPosition() => _commandedPos.ToArray();
 
+    // _commandedPos = list(pos), reusing the list (only this class holds it).
+    private void SetCommandedPos(double[] pos)
+    {
+        var cp = _commandedPos;
+        if (cp.Count == pos.Length)
+        {
+            for (int i = 0; i < pos.Length; i++)
+                cp[i] = pos[i];
+        }
+        else
+        {
+            cp.Clear();
+            cp.AddRange(pos);
+        }
+    }
+
     public void SetPosition(IReadOnlyList<double> newpos, string homingAxes = "")
     {
         FlushStepGeneration();
@@ -541,7 +571,7 @@ public sealed partial class ToolHead : IMovePlanner, IHomingToolhead, IMoveTrans
         for (int i = 0; i < _extraAxes.Count; i++)
             if (move.AxesD[i + 3] != 0.0)
                 _extraAxes[i].CheckMove(move, i + 3);
-        _commandedPos = move.EndPos.ToList();
+        SetCommandedPos(move.EndPos);
         bool wantFlush = _lookahead.AddMove(move);
         if (wantFlush)
             ProcessLookahead(lazy: true);
@@ -636,7 +666,7 @@ public sealed partial class ToolHead : IMovePlanner, IHomingToolhead, IMoveTrans
     {
         if (submitMove.MoveD != 0.0)
         {
-            _commandedPos = submitMove.EndPos.ToList();
+            SetCommandedPos(submitMove.EndPos);
             _lookahead.AddMove(submitMove);
         }
         var moves = _lookahead.Flush();

@@ -87,9 +87,12 @@ public static class BatchVerb
             {
                 logWriter?.WriteLine(msg);
             }
+            string? stats = Environment.GetEnvironmentVariable("KLIPSHARP_STATS");
+            using var allocations = stats == "alloc" ? new AllocationSampler() : null;
             var (result, lastError) = PrinterHost.Run(startArgs, Log);
-            if (Environment.GetEnvironmentVariable("KLIPSHARP_STATS") is not null)
+            if (stats is not null)
                 PrintStats();
+            allocations?.Print();
             if (result == "error_exit")
             {
                 Console.Error.WriteLine((lastError ?? "klipsharp: batch run failed").TrimEnd());
@@ -114,6 +117,39 @@ public static class BatchVerb
             $"heap={info.HeapSizeBytes >> 20}MB committed={info.TotalCommittedBytes >> 20}MB " +
             $"jit={System.Runtime.JitInfo.GetCompiledMethodCount()} methods {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F0}ms " +
             $"cpu={Environment.CpuUsage.TotalTime.TotalMilliseconds:F0}ms");
+    }
+
+    // Allocation sampling by type (KLIPSHARP_STATS=alloc): the runtime reports an
+    // allocation about every 100 KB with the type of the object that crossed the mark.
+    private sealed class AllocationSampler : System.Diagnostics.Tracing.EventListener
+    {
+        private readonly Dictionary<string, long> _bytes = new();
+
+        protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+        {
+            if (source.Name == "Microsoft-Windows-DotNETRuntime")
+                EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)1);
+        }
+
+        protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+        {
+            if (e.EventName != "GCAllocationTick_V4" || e.Payload is null || e.PayloadNames is null)
+                return;
+            int ti = e.PayloadNames.IndexOf("TypeName"), ai = e.PayloadNames.IndexOf("AllocationAmount64");
+            if (ti < 0 || ai < 0)
+                return;
+            string type = e.Payload[ti] as string ?? "?";
+            long amount = Convert.ToInt64(e.Payload[ai], System.Globalization.CultureInfo.InvariantCulture);
+            lock (_bytes)
+                _bytes[type] = _bytes.GetValueOrDefault(type) + amount;
+        }
+
+        public void Print()
+        {
+            lock (_bytes)
+                foreach (var (type, bytes) in _bytes.OrderByDescending(kv => kv.Value).Take(25))
+                    Console.Error.WriteLine($"{bytes >> 10,9} KB  {type}");
+        }
     }
 
     private static int Fail(string msg)
