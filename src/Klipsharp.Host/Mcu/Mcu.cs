@@ -342,6 +342,9 @@ public sealed class Mcu : IPinChip, IStatusProvider, IStatsProvider
         }
     }
 
+    // How long a config_reset may take to be acknowledged or end the link (the process re-executing)
+    private const double ConfigResetTimeout = 2.0;
+
     private void RestartViaCommand()
     {
         var reactor = _printer.Reactor;
@@ -358,14 +361,21 @@ public sealed class Mcu : IPinChip, IStatusProvider, IStatsProvider
             // The MCU closes the link when it resets (a Linux-process MCU re-executes at once)
             _liveSerial?.ExpectDisconnect();
             _configResetCmd!.Send();
+            reactor.Pause(reactor.Monotonic() + 0.015);
+            // Upstream disconnects after the 15 ms. A Linux MCU that was not scheduled in that
+            // time reads emergency_stop and config_reset at once and loses the latter when its
+            // shutdown unwinds; keeping the link until the process re-executes (or the MCU
+            // acknowledged config_reset) lets the queue retransmit it.
+            if (_liveSerial is not null && !_liveSerial.WaitForAcksOrLinkEnd(ConfigResetTimeout))
+                Log($"MCU '{Name}' did not answer config_reset");
         }
         else
         {
             Log($"Attempting MCU '{Name}' reset command");
             _liveSerial?.ExpectDisconnect();
             _resetCmd.Send();
+            reactor.Pause(reactor.Monotonic() + 0.015);
         }
-        reactor.Pause(reactor.Monotonic() + 0.015);
         Disconnect();
     }
 

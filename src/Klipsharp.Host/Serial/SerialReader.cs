@@ -252,6 +252,29 @@ public sealed class SerialReader : IMcuSerial, IMoveQueueSink
     public void ExpectDisconnect() => IsDisconnectExpected = true;
 
     /// <summary>
+    /// Blocks (the reactor must not be running: this is for the restart handlers after the
+    /// loop ended) until the MCU acknowledged everything sent or closed the link, or
+    /// <paramref name="timeout"/> seconds passed; the queue keeps retransmitting meanwhile.
+    /// False on timeout.
+    /// </summary>
+    public bool WaitForAcksOrLinkEnd(double timeout)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(timeout);
+        while (true)
+        {
+            var sq = _serialQueue;
+            if (sq is null || sq.IsExited)
+                return true;
+            var s = sq.GetStatsValues();
+            if (s.ReceiveSeq == s.SendSeq && s.ReadyBytes == 0 && s.UpcomingBytes == 0)
+                return true;
+            if (DateTime.UtcNow >= deadline)
+                return false;
+            Thread.Sleep(2);
+        }
+    }
+
+    /// <summary>
     /// The one path for a failed link: logs, fails every waiter, and raises
     /// <see cref="ConnectionLost"/> (the MCU turns that into "Lost communication with MCU").
     /// After <see cref="ExpectDisconnect"/> the link just ends: waiters fail, nothing is raised.

@@ -64,6 +64,35 @@ public class LinuxMcuTests
     }
 
     [Fact]
+    public void AConfigResetLostInTheShutdownIsRetransmitted()
+    {
+        // The MCU process is not scheduled for 100 ms after emergency_stop: config_reset,
+        // sent 15 ms later, lands in the same read and is lost (upstream then disconnects and
+        // finds the MCU still shut down: "Can not update MCU 'mcu' config as it is shutdown")
+        using var process = new FakeLinuxMcuProcess { FirstStallsAtShutdown = true };
+        using var host = new LiveHost(configText: Config, links: Links(process));
+        host.WaitReady();
+        var first = host.Printer;
+        host.OnReactor(p =>
+        {
+            p.LookupObject<Klipsharp.Host.GCode.GCodeDispatch>("gcode").RunScript("FIRMWARE_RESTART");
+            return 0;
+        });
+        host.WaitFor(() => host.Printer != first, "a new printer");
+        host.WaitReady();
+        var gens = process.Generations;
+        Assert.Equal(2, gens.Count);
+        Assert.True(gens[0].Reexecuted);
+        var cmds = gens[0].Commands;
+        Assert.Equal(["emergency_stop", "config_reset"], cmds[cmds.IndexOf("emergency_stop")..]);
+        string log = host.LogText;
+        Assert.DoesNotContain("did not answer config_reset", log);
+        Assert.DoesNotContain("as it is shutdown", log);
+        Assert.Equal(2, log.Split('\n').Count(l => l == "Sending MCU 'mcu' printer configuration..."));
+        Assert.Equal("exit", host.Exit().Result);
+    }
+
+    [Fact]
     public void ALinkThatEndsWithoutAResetIsStillLostCommunication()
     {
         using var process = new FakeLinuxMcuProcess();

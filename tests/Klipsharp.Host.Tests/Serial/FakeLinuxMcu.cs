@@ -51,24 +51,34 @@ internal sealed class FakeLinuxMcu : IDisposable
         }
         """;
 
-    private readonly FakeMcu _mcu;
+    private readonly long _clockOffset;
     private readonly object _lock = new();
     private readonly List<string> _commands = new();
-    private bool _isConfig, _isShutdown;
+    private readonly List<FakeMcu> _links = new();
+    private bool _isConfig, _isShutdown, _started;
     private long _crc;
+    private DateTime _discardUntil;
 
-    public FakeLinuxMcu(Stream stream, long clockOffset)
-    {
-        _mcu = new FakeMcu(stream, clockFreq: 50000000.0, clockOffset: clockOffset, dictionaryJson: Dictionary,
-                           commandHandler: Handle);
-        // A freshly started process announces itself (before the host has its dictionary)
-        _mcu.SendResponse("starting");
-    }
+    /// <param name="clockOffset">The MCU clock when this process image started.</param>
+    public FakeLinuxMcu(long clockOffset) => _clockOffset = clockOffset;
 
-    /// <summary>Set (on the fake's thread) when config_reset re-executed the process.</summary>
+    private readonly long _startTicks = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    // The image's clock now: each link's FakeMcu counts from its own creation
+    private long ClockNow() =>
+        _clockOffset + (long)(System.Diagnostics.Stopwatch.GetElapsedTime(_startTicks).TotalSeconds * 50000000.0);
+
+    /// <summary>
+    /// Models a process that is not scheduled for a while after it shut down (a loaded
+    /// machine): whatever the host sends in the next 100 ms lands in the same read as the
+    /// emergency_stop and is lost when the shutdown unwinds the command loop.
+    /// </summary>
+    public bool StallsAtShutdown { get; set; }
+
+    /// <summary>Set when config_reset re-executed the process.</summary>
     public bool Reexecuted { get; private set; }
 
-    /// <summary>The commands received (by name), in order.</summary>
+    /// <summary>The commands received (by name), in order, over every link.</summary>
     public List<string> Commands
     {
         get
@@ -87,7 +97,30 @@ internal sealed class FakeLinuxMcu : IDisposable
         }
     }
 
-    private bool Handle(string name, Dictionary<string, object> args)
+    /// <summary>Serves a new host link (an open of the pty) with this process image's state.</summary>
+    public void Attach(Stream stream)
+    {
+        FakeMcu? link = null;
+        link = new FakeMcu(stream, clockFreq: 50000000.0, clockOffset: ClockNow(), dictionaryJson: Dictionary,
+                           commandHandler: (name, args) => Handle(link!, name, args))
+        {
+            DiscardInput = () =>
+            {
+                lock (_lock)
+                    return DateTime.UtcNow < _discardUntil;
+            },
+        };
+        lock (_lock)
+        {
+            _links.Add(link);
+            // A freshly started process announced itself into the pty before anyone read it
+            if (!_started)
+                link.SendResponse("starting");
+            _started = true;
+        }
+    }
+
+    private bool Handle(FakeMcu link, string name, Dictionary<string, object> args)
     {
         lock (_lock)
         {
@@ -95,7 +128,7 @@ internal sealed class FakeLinuxMcu : IDisposable
             switch (name)
             {
                 case "get_config":
-                    _mcu.SendResponse("config", _isConfig ? 1L : 0L, _crc, _isShutdown ? 1L : 0L, 1024L);
+                    link.SendResponse("config", _isConfig ? 1L : 0L, _crc, _isShutdown ? 1L : 0L, 1024L);
                     return true;
                 case "allocate_oids":
                     return true;
@@ -104,23 +137,26 @@ internal sealed class FakeLinuxMcu : IDisposable
                     _crc = (long)args["crc"];
                     return true;
                 case "emergency_stop":
-                    Shutdown("Command request");
+                    Shutdown(link, "Command request");
+                    if (StallsAtShutdown)
+                        _discardUntil = DateTime.UtcNow.AddSeconds(0.100);
                     return true;
                 case "clear_shutdown":
                     if (!_isShutdown)
-                        Shutdown("Shutdown cleared when not shutdown");
+                        Shutdown(link, "Shutdown cleared when not shutdown");
                     else
                         _isShutdown = false;
                     return true;
                 case "config_reset":
                     if (!_isShutdown)
                     {
-                        Shutdown("config_reset only available when shutdown");
+                        Shutdown(link, "config_reset only available when shutdown");
                         return true;
                     }
-                    // execv(): the pty is gone with the old process, no ack is sent
+                    // execv(): the pty is gone with the old process image, no ack is sent
                     Reexecuted = true;
-                    _mcu.Close();
+                    foreach (var l in _links)
+                        l.Close();
                     return true;
                 default:
                     return false;
@@ -128,18 +164,25 @@ internal sealed class FakeLinuxMcu : IDisposable
         }
     }
 
-    private void Shutdown(string reason)
+    private void Shutdown(FakeMcu link, string reason)
     {
         if (_isShutdown)
         {
-            _mcu.SendResponse("is_shutdown", reason);
+            link.SendResponse("is_shutdown", reason);
             return;
         }
         _isShutdown = true;
-        _mcu.SendResponse("shutdown", _mcu.Clock & 0xffffffff, reason);
+        link.SendResponse("shutdown", link.Clock & 0xffffffff, reason);
     }
 
-    public void Dispose() => _mcu.Dispose();
+    public void Dispose()
+    {
+        List<FakeMcu> links;
+        lock (_lock)
+            links = _links.ToList();
+        foreach (var l in links)
+            l.Dispose();
+    }
 }
 
 /// <summary>
@@ -162,15 +205,25 @@ internal sealed class FakeLinuxMcuProcess : IDisposable
         }
     }
 
-    /// <summary>A host-side stream to the current process (HostOptions.SimulatedLinkFactory).</summary>
+    /// <summary>Makes the first process image stall after its shutdown (see <see cref="FakeLinuxMcu.StallsAtShutdown"/>).</summary>
+    public bool FirstStallsAtShutdown { get; init; }
+
+    /// <summary>
+    /// A host-side stream to the process (HostOptions.SimulatedLinkFactory): the same image
+    /// until config_reset re-executes it, then a new image with fresh state.
+    /// </summary>
     public Stream Open(string serial)
     {
         lock (_lock)
         {
+            if (_generations.Count == 0 || _generations[^1].Reexecuted)
+            {
+                // The MCU clock is the system's monotonic clock: it keeps counting across execv
+                _clockOffset += 1_000_000_000;
+                _generations.Add(new FakeLinuxMcu(_clockOffset) { StallsAtShutdown = _generations.Count == 0 && FirstStallsAtShutdown });
+            }
             var (hostSide, mcuSide) = DuplexPipe.CreatePair();
-            // The MCU clock is the system's monotonic clock: it keeps counting across execv
-            _clockOffset += 1_000_000_000;
-            _generations.Add(new FakeLinuxMcu(mcuSide, _clockOffset));
+            _generations[^1].Attach(mcuSide);
             return hostSide;
         }
     }

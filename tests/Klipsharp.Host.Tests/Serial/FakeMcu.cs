@@ -80,6 +80,12 @@ internal sealed class FakeMcu : IDisposable
         return (new FakeMcu(b, corruptRate, seed, dropBlocks), new StreamTransport(a, "fake"));
     }
 
+    /// <summary>
+    /// Asked for every read: true drops the bytes just read, as a firmware loses the rest
+    /// of a read when a shutdown unwinds its command loop.
+    /// </summary>
+    public Func<bool>? DiscardInput { get; set; }
+
     /// <summary>Probability that a byte from the host gets a bit flipped.</summary>
     public double CorruptIn { get; set; }
 
@@ -157,6 +163,8 @@ internal sealed class FakeMcu : IDisposable
                 int n = _stream.Read(tmp);
                 if (n <= 0)
                     return;
+                if (DiscardInput?.Invoke() == true)
+                    continue;
                 for (int i = 0; i < n; i++)
                     tmp[i] = Corrupt(tmp[i], CorruptIn);
                 if (len + n > buf.Length)
