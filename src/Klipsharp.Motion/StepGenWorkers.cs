@@ -28,6 +28,9 @@ internal sealed class StepGenWorkers
     private long _round;
     private int _sleepingWorkers;
     private bool _mainSleeping, _stopped;
+    // Time this thread spent generating and waiting for helpers over the last rounds.
+    private long _windowBusy, _windowWait;
+    private int _windowRounds, _sequentialRounds;
     private Exception? _failure;
 
     private struct Job
@@ -99,36 +102,16 @@ internal sealed class StepGenWorkers
     public void Run(double genStepsTime)
     {
         _genStepsTime = genStepsTime;
-        _doneJobs = 0;
-        lock (_lock)
+        if (_sequentialRounds > 0)
         {
-            _round++;
-            Volatile.Write(ref _work, ((_round & 0xffffffffL) << 32) | ((long)_jobCount << 16));
-            if (_sleepingWorkers != 0)
-                Monitor.PulseAll(_lock);
+            // The helpers kept this thread waiting (a busy machine): go on alone for a while
+            _sequentialRounds--;
+            for (int i = 0; i < _jobCount; i++)
+                RunJob(ref _jobs[i]);
         }
-        RunJobs();
-        // Wait for the jobs the helpers took
-        if (Volatile.Read(ref _doneJobs) != _jobCount)
+        else
         {
-            long start = Stopwatch.GetTimestamp();
-            while (Volatile.Read(ref _doneJobs) != _jobCount)
-            {
-                if (Stopwatch.GetTimestamp() - start > SpinTicks)
-                {
-                    lock (_lock)
-                    {
-                        while (Volatile.Read(ref _doneJobs) != _jobCount)
-                        {
-                            _mainSleeping = true;
-                            Monitor.Wait(_lock);
-                        }
-                        _mainSleeping = false;
-                    }
-                    break;
-                }
-                Thread.SpinWait(20);
-            }
+            RunShared();
         }
         Exception? failure = _failure;
         if (failure is not null)
@@ -147,6 +130,55 @@ internal sealed class StepGenWorkers
         }
     }
 
+    private void RunShared()
+    {
+        _doneJobs = 0;
+        lock (_lock)
+        {
+            _round++;
+            Volatile.Write(ref _work, ((_round & 0xffffffffL) << 32) | ((long)_jobCount << 16));
+            if (_sleepingWorkers != 0)
+                Monitor.PulseAll(_lock);
+        }
+        long t0 = Stopwatch.GetTimestamp();
+        RunJobs();
+        long t1 = Stopwatch.GetTimestamp(), t2 = t1;
+        // Wait for the jobs the helpers took
+        if (Volatile.Read(ref _doneJobs) != _jobCount)
+        {
+            var spinner = new SpinWait();
+            while (Volatile.Read(ref _doneJobs) != _jobCount)
+            {
+                if (Stopwatch.GetTimestamp() - t1 > SpinTicks)
+                {
+                    lock (_lock)
+                    {
+                        while (Volatile.Read(ref _doneJobs) != _jobCount)
+                        {
+                            _mainSleeping = true;
+                            Monitor.Wait(_lock);
+                        }
+                        _mainSleeping = false;
+                    }
+                    break;
+                }
+                spinner.SpinOnce(-1);
+            }
+            t2 = Stopwatch.GetTimestamp();
+        }
+        // Sharing pays while this thread rarely waits for a helper; when it waits longer
+        // than it works (the helpers do not get a CPU in time), generate alone for a while.
+        _windowBusy += t1 - t0;
+        _windowWait += t2 - t1;
+        if (++_windowRounds == 64)
+        {
+            if (_windowWait > _windowBusy)
+                _sequentialRounds = 1024;
+            _windowRounds = 0;
+            _windowBusy = _windowWait = 0;
+        }
+    }
+
     // Take jobs until none is left.
     private void RunJobs()
     {
@@ -158,25 +190,15 @@ internal sealed class StepGenWorkers
                 return;
             if (Interlocked.CompareExchange(ref _work, work + 1, work) != work)
                 continue;
-            ref Job j = ref _jobs[i];
-            try
-            {
-                MotionLog.BeginCapture();
-                j.Emitter.LastGenResult = j.Emitter.GenerateSteps(_genStepsTime, j.FlushClock, j.ClearClock);
-            }
-            catch (Exception e)
-            {
-                j.Emitter.LastGenResult = StepCompress.ErrorRet;
-                Interlocked.CompareExchange(ref _failure, e, null);
-            }
-            finally
-            {
-                j.Errors = MotionLog.EndCapture();
-            }
-            if (Interlocked.Increment(ref _doneJobs) == count && Volatile.Read(ref _mainSleeping))
+            RunJob(ref _jobs[i]);
+            // Check _mainSleeping under the lock: read outside it, the main thread could
+            // see the job not done, then set _mainSleeping after this thread looked, and
+            // wait forever (an intermittent hang found by motion-fuzz)
+            if (Interlocked.Increment(ref _doneJobs) == count)
             {
                 lock (_lock)
-                    Monitor.PulseAll(_lock);
+                    if (_mainSleeping)
+                        Monitor.PulseAll(_lock);
             }
         }
     }
@@ -192,6 +214,24 @@ internal sealed class StepGenWorkers
         }
     }
 
+    private void RunJob(ref Job j)
+    {
+        try
+        {
+            MotionLog.BeginCapture();
+            j.Emitter.LastGenResult = j.Emitter.GenerateSteps(_genStepsTime, j.FlushClock, j.ClearClock);
+        }
+        catch (Exception e)
+        {
+            j.Emitter.LastGenResult = StepCompress.ErrorRet;
+            Interlocked.CompareExchange(ref _failure, e, null);
+        }
+        finally
+        {
+            j.Errors = MotionLog.EndCapture();
+        }
+    }
+
     private void WorkerLoop()
     {
         long seen = 0;
@@ -201,6 +241,7 @@ internal sealed class StepGenWorkers
                 return;
             // Wait for the next round: poll for a while, then sleep
             long start = Stopwatch.GetTimestamp();
+            var spinner = new SpinWait();
             while (Volatile.Read(ref _round) == seen)
             {
                 if (Stopwatch.GetTimestamp() - start > SpinTicks)
@@ -216,7 +257,7 @@ internal sealed class StepGenWorkers
                     }
                     break;
                 }
-                Thread.SpinWait(20);
+                spinner.SpinOnce(-1);
             }
             seen = Volatile.Read(ref _round);
             RunJobs();
