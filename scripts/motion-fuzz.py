@@ -300,7 +300,8 @@ class Config:
                         opts.append(("damping_ratio_" + ax,
                                      fmt(rnd.choice([0.05, 0.1, 0.15]), 3)))
             self.add("input_shaper", opts)
-        elif rnd.random() < 0.2 and self.dual is None:
+        elif rnd.random() < (0.2 if self.dual is None else 0.6):
+            # all shapers off at start (dual carriages require it): enabled later
             self.has_shaper = True
             self.add("input_shaper", [])
         if rnd.random() < 0.4:
@@ -335,7 +336,8 @@ def build_config(rnd, kin):
                "dual_carriage"):
         c.printer()
         if kin == "dual_carriage":
-            c.sections[-1][1][0] = ("kinematics", "cartesian")
+            base = rnd.choice(["cartesian", "cartesian", "hybrid_corexy", "hybrid_corexz"])
+            c.sections[-1][1][0] = ("kinematics", base)
         span = [rnd.choice([100, 200, 235, 300]), rnd.choice([100, 200, 235]),
                 rnd.choice([50, 100, 200])]
         lo = [rnd.choice([0, 0, -5, -20]), rnd.choice([0, 0, -3]), rnd.choice([0, -2])]
