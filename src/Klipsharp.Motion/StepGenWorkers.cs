@@ -31,6 +31,12 @@ internal sealed class StepGenWorkers
     // Time this thread spent generating and waiting for helpers over the last rounds.
     private long _windowBusy, _windowWait;
     private int _windowRounds, _sequentialRounds;
+    private static long s_sharedRounds, s_aloneRounds, s_busyTicks, s_waitTicks, s_helperJobs;
+
+    /// <summary>Counters for benchmarking: rounds shared and run alone, time generating and waiting.</summary>
+    public static string Statistics =>
+        $"stepgen: shared rounds={s_sharedRounds} alone={s_aloneRounds} " +
+        $"main busy={s_busyTicks * 1000 / Stopwatch.Frequency}ms waiting={s_waitTicks * 1000 / Stopwatch.Frequency}ms helper jobs={s_helperJobs}";
     private Exception? _failure;
 
     private struct Job
@@ -40,7 +46,11 @@ internal sealed class StepGenWorkers
         public List<string>? Errors;
     }
 
-    /// <summary>Number of helper threads step generation uses by default: one less than the CPU count, at most 3.</summary>
+    /// <summary>
+    /// Number of helper threads step generation uses by default: one less than the CPU
+    /// count (at most 3), or none when the machine has no idle CPU (the helpers would
+    /// only take CPU time from this thread). KLIPSHARP_STEPGEN_THREADS sets the total.
+    /// </summary>
     public static int DefaultHelperCount { get; } = GetDefaultHelperCount();
 
     private static int GetDefaultHelperCount()
@@ -48,7 +58,31 @@ internal sealed class StepGenWorkers
         string? env = Environment.GetEnvironmentVariable("KLIPSHARP_STEPGEN_THREADS");
         if (env is not null && int.TryParse(env, out int n) && n >= 1)
             return n - 1;
-        return Math.Clamp(Environment.ProcessorCount - 1, 0, 3);
+        int cpus = Environment.ProcessorCount;
+        double load = RecentLoad();
+        if (load >= 0.0 && load > cpus - 1.0)
+            return 0;
+        return Math.Clamp(cpus - 1, 0, 3);
+    }
+
+    // The 1-minute load average (Linux), or -1 if unknown.
+    private static double RecentLoad()
+    {
+        try
+        {
+            string text = File.ReadAllText("/proc/loadavg");
+            int sp = text.IndexOf(' ');
+            if (sp > 0 && double.TryParse(text.AsSpan(0, sp), System.Globalization.NumberStyles.Float,
+                    System.Globalization.CultureInfo.InvariantCulture, out double load))
+                return load;
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return -1.0;
     }
 
     // The process-wide helpers (grown on demand) and whether a manager is using them.
@@ -106,6 +140,7 @@ internal sealed class StepGenWorkers
         {
             // The helpers kept this thread waiting (a busy machine): go on alone for a while
             _sequentialRounds--;
+            s_aloneRounds++;
             for (int i = 0; i < _jobCount; i++)
                 RunJob(ref _jobs[i]);
         }
@@ -146,7 +181,7 @@ internal sealed class StepGenWorkers
         // Wait for the jobs the helpers took
         if (Volatile.Read(ref _doneJobs) != _jobCount)
         {
-            var spinner = new SpinWait();
+
             while (Volatile.Read(ref _doneJobs) != _jobCount)
             {
                 if (Stopwatch.GetTimestamp() - t1 > SpinTicks)
@@ -162,7 +197,7 @@ internal sealed class StepGenWorkers
                     }
                     break;
                 }
-                spinner.SpinOnce(-1);
+                Thread.SpinWait(20);
             }
             t2 = Stopwatch.GetTimestamp();
         }
@@ -170,6 +205,9 @@ internal sealed class StepGenWorkers
         // than it works (the helpers do not get a CPU in time), generate alone for a while.
         _windowBusy += t1 - t0;
         _windowWait += t2 - t1;
+        s_sharedRounds++;
+        s_busyTicks += t1 - t0;
+        s_waitTicks += t2 - t1;
         if (++_windowRounds == 64)
         {
             if (_windowWait > _windowBusy)
@@ -179,17 +217,20 @@ internal sealed class StepGenWorkers
         }
     }
 
-    // Take jobs until none is left.
-    private void RunJobs()
+    // Take jobs until none is left; returns how many this thread ran.
+    private int RunJobs()
     {
-        for (;;)
+        for (int ran = 0; ; ran++)
         {
             long work = Volatile.Read(ref _work);
             int count = (int)(work >> 16) & 0xffff, i = (int)work & 0xffff;
             if (i >= count)
-                return;
+                return ran;
             if (Interlocked.CompareExchange(ref _work, work + 1, work) != work)
+            {
+                ran--;
                 continue;
+            }
             RunJob(ref _jobs[i]);
             // Check _mainSleeping under the lock: read outside it, the main thread could
             // see the job not done, then set _mainSleeping after this thread looked, and
@@ -241,7 +282,7 @@ internal sealed class StepGenWorkers
                 return;
             // Wait for the next round: poll for a while, then sleep
             long start = Stopwatch.GetTimestamp();
-            var spinner = new SpinWait();
+
             while (Volatile.Read(ref _round) == seen)
             {
                 if (Stopwatch.GetTimestamp() - start > SpinTicks)
@@ -257,10 +298,10 @@ internal sealed class StepGenWorkers
                     }
                     break;
                 }
-                spinner.SpinOnce(-1);
+                Thread.SpinWait(20);
             }
             seen = Volatile.Read(ref _round);
-            RunJobs();
+            s_helperJobs += RunJobs();
         }
     }
 }

@@ -238,6 +238,9 @@ public sealed class SteppersSyncManager
         return StepGenWorkers.TryAcquire(helpers);
     }
 
+    /// <summary>Step generation thread counters (for benchmarks).</summary>
+    public static string ParallelStatistics => StepGenWorkers.Statistics;
+
     /// <summary>The per-MCU synchronizers, in allocation order.</summary>
     public IReadOnlyList<SteppersSync> SteppersSyncs => _syncs;
 

@@ -117,6 +117,7 @@ public static class BatchVerb
             $"heap={info.HeapSizeBytes >> 20}MB committed={info.TotalCommittedBytes >> 20}MB " +
             $"jit={System.Runtime.JitInfo.GetCompiledMethodCount()} methods {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F0}ms " +
             $"cpu={Environment.CpuUsage.TotalTime.TotalMilliseconds:F0}ms");
+        Console.Error.WriteLine(Klipsharp.Motion.SteppersSyncManager.ParallelStatistics);
     }
 
     // Allocation sampling by type (KLIPSHARP_STATS=alloc): the runtime reports an
