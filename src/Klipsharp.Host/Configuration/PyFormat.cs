@@ -182,10 +182,42 @@ public static partial class PyFormat
         return long.TryParse(a.Replace("_", ""), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
     }
 
+    // The common case without the regex (a Match per G-code number): sign, digits with an
+    // optional point, optional exponent, no underscores. Every such string is in
+    // FloatRegex's language, so both paths agree.
+    private static bool IsPlainDecimal(string a)
+    {
+        int i = 0, n = a.Length;
+        if (i < n && (a[i] == '+' || a[i] == '-'))
+            i++;
+        int intDigits = 0, fracDigits = 0;
+        while (i < n && char.IsAsciiDigit(a[i])) { i++; intDigits++; }
+        if (i < n && a[i] == '.')
+        {
+            i++;
+            while (i < n && char.IsAsciiDigit(a[i])) { i++; fracDigits++; }
+        }
+        if (intDigits + fracDigits == 0)
+            return false;
+        if (i < n && (a[i] == 'e' || a[i] == 'E'))
+        {
+            i++;
+            if (i < n && (a[i] == '+' || a[i] == '-'))
+                i++;
+            int expDigits = 0;
+            while (i < n && char.IsAsciiDigit(a[i])) { i++; expDigits++; }
+            if (expDigits == 0)
+                return false;
+        }
+        return i == n;
+    }
+
     /// <summary>Parses like Python float(s); false if Python would raise ValueError.</summary>
     public static bool TryParseFloat(string s, out double value)
     {
         string a = ToAsciiNumber(s);
+        if (IsPlainDecimal(a))
+            return double.TryParse(a, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
         value = 0;
         var m = FloatRegex().Match(a);
         if (!m.Success) return false;

@@ -55,4 +55,33 @@ public class PyFormatTests
         Assert.True(PyFormat.TryParseFloat("\u00a01.5\u2003", out double f));
         Assert.Equal(1.5, f);
     }
+
+    [Theory]
+    [InlineData("1", 1.0)]
+    [InlineData("-1.5", -1.5)]
+    [InlineData("+.5", 0.5)]
+    [InlineData("1.", 1.0)]
+    [InlineData("1.e2", 100.0)]
+    [InlineData("2E-3", 0.002)]
+    [InlineData("1_000.5", 1000.5)]
+    [InlineData(" 7 ", 7.0)]
+    [InlineData("-Infinity", double.NegativeInfinity)]
+    [InlineData("nan", double.NaN)]
+    public void FloatsPythonAccepts(string text, double expected)
+    {
+        Assert.True(PyFormat.TryParseFloat(text, out double v));
+        Assert.Equal(expected, v);
+    }
+
+    [Theory]
+    [InlineData(".")]
+    [InlineData("-")]
+    [InlineData("1e")]
+    [InlineData("e5")]
+    [InlineData("1__0")]
+    [InlineData("_1")]
+    [InlineData("1.5.")]
+    [InlineData("0x10")]
+    [InlineData("")]
+    public void FloatsPythonRejects(string text) => Assert.False(PyFormat.TryParseFloat(text, out _));
 }
