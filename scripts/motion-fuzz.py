@@ -1130,7 +1130,7 @@ class GCodeGen:
                (self.op_extruder_switch, 2), (self.op_retract, 3),
                (self.op_dual, 3), (self.op_force, 1), (self.op_long, 2),
                (self.op_manual, 3), (self.op_home, 1), (self.op_forcemove, 1),
-               (self.op_state, 2)]
+               (self.op_state, 2), (lambda: self.emit("GET_POSITION"), 2)]
         weights = [w for _, w in ops]
         n = 0
         while len(self.lines) < nmoves:
@@ -1306,11 +1306,17 @@ class Runner:
 
     def run_one(self, cmd, cfg, gcode, out):
         args = cmd + [cfg, "-i", gcode, "-o", out, "-d", self.dict_path]
+        logfile = out + ".log"
+        if os.path.exists(logfile):
+            os.unlink(logfile)
+        args += ["-l", logfile]
         try:
             r = subprocess.run(args, capture_output=True, text=True, timeout=self.args.timeout)
             code, err = r.returncode, (r.stderr or "") + (r.stdout or "")
         except subprocess.TimeoutExpired:
             code, err = -1, "timed out"
+        if os.path.exists(logfile):
+            err = open(logfile, errors="replace").read() + err
         lines = []
         if os.path.exists(out):
             lines = self.conf.decode(self.dictionary, open(out, "rb").read())
@@ -1373,6 +1379,15 @@ class Runner:
                         self.flaky += 1
                 if diff:
                     why = diff
+                else:
+                    # GET_POSITION's G-code state lines (gcode_move), in order
+                    up_pos, ks_pos = positions(uerr), positions(kerr)
+                    if up_pos != ks_pos:
+                        i = next((i for i, (a, b) in enumerate(zip(up_pos, ks_pos))
+                                  if a != b), min(len(up_pos), len(ks_pos)))
+                        why = "GET_POSITION line %d: expected [%s] got [%s]" % (
+                            i + 1, up_pos[i] if i < len(up_pos) else "<end>",
+                            ks_pos[i] if i < len(ks_pos) else "<end>")
             info = {"upstream_exit": ucode, "klipsharp_exit": kcode,
                     "upstream_error": last_error(uerr) if ucode else "",
                     "secs": (t1 - t0, t2 - t1), "lines": len(ulines)}
@@ -1388,6 +1403,19 @@ class Runner:
             return why, info
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+POSITION_PREFIXES = ("toolhead: X:", "gcode: X:", "gcode base: X:", "gcode homing: X:")
+
+
+def positions(log):
+    out = []
+    for line in log.splitlines():
+        if line.startswith("INFO:root:"):
+            line = line[len("INFO:root:"):]
+        if line.startswith(POSITION_PREFIXES):
+            out.append(line.strip())
+    return out
 
 
 def last_error(text):
