@@ -96,7 +96,7 @@ public static class RunVerb
             }
 
             JitWarmup.Start();
-            using var sims = new SimulatedMcuPool(Path.GetDirectoryName(Path.GetFullPath(config)) ?? ".");
+            using var sims = new SimulatedMcuPool(Path.GetDirectoryName(Path.GetFullPath(config)) ?? ".", Log);
             GCodeTty? gcodeTty = null;
             if (tty is not null)
             {
@@ -181,7 +181,13 @@ public sealed class SimulatedMcuPool : IDisposable
     private readonly object _lock = new();
 
     /// <summary>Creates a pool; machine files are found relative to <paramref name="configDir"/>.</summary>
-    public SimulatedMcuPool(string configDir) => _configDir = configDir;
+    public SimulatedMcuPool(string configDir, Action<string>? log = null)
+    {
+        _configDir = configDir;
+        _log = log;
+    }
+
+    private readonly Action<string>? _log;
 
     /// <summary>Registers an already created MCU (a test's) for <paramref name="serial"/>; it is started if needed.</summary>
     public void Add(string serial, SimulatedMcu mcu)
@@ -199,6 +205,13 @@ public sealed class SimulatedMcuPool : IDisposable
                 return mcu;
             var (board, machine) = Parse(serial);
             mcu = new SimulatedMcu(board, machine, realTime: true);
+            if (_log is { } log)
+            {
+                var sim = mcu;
+                sim.ShutdownOccurred += reason => log(reason == "Timer too close" && sim.ShutdownDetail is { } detail
+                    ? $"Simulated MCU '{serial}' shutdown: {reason} ({detail})"
+                    : $"Simulated MCU '{serial}' shutdown: {reason}");
+            }
             mcu.Start();
             _mcus[serial] = mcu;
             return mcu;
