@@ -31,7 +31,7 @@ DEFAULT_DICT = os.path.normpath(os.path.join(REPO, "..", "shared", "golden",
 
 KINEMATICS = ["cartesian", "corexy", "corexz", "hybrid_corexy", "hybrid_corexz",
               "delta", "deltesian", "rotary_delta", "polar", "winch",
-              "generic_cartesian", "dual_carriage"]
+              "generic_cartesian", "dual_carriage", "generic_dual"]
 SHAPERS = ["zv", "mzv", "zvd", "ei", "2hump_ei", "3hump_ei"]
 
 
@@ -372,6 +372,53 @@ def build_config(rnd, kin):
             c.dual_endstops = (lo[0], hi[0])
         # kinematics with z-limits in [printer]
         c.sections[0][1].extend(zl)
+    elif kin == "generic_dual":
+        # generic_cartesian with a dual carriage on X and extra carriages on Y and Z
+        # (the layout of the corpus' generic_cartesian.cfg, random coefficients)
+        c.printer(Config.z_limits)
+        c.sections[-1][1][0] = ("kinematics", "generic_cartesian")
+        span = [rnd.choice([200, 300]), rnd.choice([100, 200]), rnd.choice([50, 100])]
+        def carriage(name, axis, endstop, pmax, section="carriage"):
+            opts = ([("axis", axis)] if axis else []) + [
+                ("endstop_pin", "^" + c.pins.pin()), ("position_endstop", fmt(endstop)),
+                ("position_max", fmt(pmax)), ("homing_speed", "50")]
+            c.add("%s %s" % (section, name), opts)
+        carriage("carriage_x", "x", 0, span[0])
+        carriage("carriage_y", "y", 0, span[1])
+        carriage("carriage_z", "z", 0, span[2])
+        c.add("extra_carriage carriage_y1", [("primary_carriage", "carriage_y"),
+                                             ("endstop_pin", "^" + c.pins.pin())])
+        c.add("extra_carriage carriage_z1", [("primary_carriage", "carriage_z"),
+                                             ("endstop_pin", "^" + c.pins.pin())])
+        dopts = [("primary_carriage", "carriage_x"), ("endstop_pin", "^" + c.pins.pin()),
+                 ("position_endstop", fmt(span[0])), ("position_max", fmt(span[0])),
+                 ("homing_speed", "50")]
+        if rnd.random() < 0.5:
+            dopts.append(("safe_distance", fmt(rnd.choice([0, 20]))))
+        c.add("dual_carriage carriage_u", dopts)
+        def term(coef, name, first=False):
+            if coef == 1.:
+                t = name
+            elif coef == -1.:
+                t = "-" + name
+            else:
+                t = "%s*%s" % (fmt(coef), name)
+            return t if first or t.startswith("-") else "+" + t
+        a, b = rnd.choice([0., 1., -1., 0.5]), rnd.choice([0., 1., -1., -0.5])
+        cc, d = rnd.choice([0., 0.5, -0.5, 1.]), rnd.choice([0., 0.5, -1.])
+        rows = [("stepper_x", term(1., "carriage_x", True) + (term(a, "carriage_y") if a else "")),
+                ("stepper_u", term(1., "carriage_u", True) + (term(b, "carriage_y1") if b else "")),
+                ("stepper_y", term(1., "carriage_y", True) + (term(cc, "carriage_z") if cc else "")),
+                ("stepper_y1", term(1., "carriage_y1", True) + (term(d, "carriage_z1") if d else "")),
+                ("stepper_z", "carriage_z"), ("stepper_z1", "carriage_z1")]
+        for name, carr in rows:
+            c.add("stepper " + name, [("carriages", carr)] + c.motor())
+        c.region = Box([0, 0, 0], span)
+        s0 = span[0]
+        r0 = Box([0, 0, 0], [0.35 * s0, span[1], span[2]])
+        r1 = Box([s0 - 0.35 * s0, 0, 0], [s0, span[1], span[2]])
+        c.dual = ("x", [r0, r1])
+        c.dual_endstops = (0., float(s0))
     elif kin == "generic_cartesian":
         c.printer(Config.z_limits)
         span = [rnd.choice([100, 200, 300]), rnd.choice([100, 200]), rnd.choice([50, 100])]
@@ -735,6 +782,8 @@ class GCodeGen:
             "XYZ"[i] for i in range(3) if (i in (a, b) and not full)
             or t[i] != self.pos[i] or (i not in (a, b) and rnd.random() < 0.3)))
         line += " %s%s %s%s" % (names[a], fmt(off[0], 4), names[b], fmt(off[1], 4))
+        if self.cfg.dual is not None:
+            self.dual_track(t[0] - self.pos[0])
         self.pos = t
         if rnd.random() < 0.5 and a == 0 and b == 1:
             # arc length as gcode_arcs computes it
@@ -1243,7 +1292,7 @@ class GCodeGen:
                 self.retract(flavour)
                 if self.cfg.has_exclude:
                     em("EXCLUDE_OBJECT_END NAME=%s" % o)
-                    if rnd.random() < 0.05 and o != objects[0]:
+                    if rnd.random() < 0.25 and o != objects[0]:
                         em("EXCLUDE_OBJECT NAME=%s" % o)
                 elif flavour in ("prusa", "super"):
                     em("M486 S-1")
@@ -1482,7 +1531,7 @@ def main():
     ap.add_argument("--out", default="/tmp/motion-fuzz")
     ap.add_argument("--minimize", action="store_true")
     ap.add_argument("--timeout", type=float, default=120.)
-    ap.add_argument("--retries", type=int, default=3,
+    ap.add_argument("--retries", type=int, default=6,
                     help="upstream reruns on a difference (upstream's own races)")
     ap.add_argument("--replay", help="rerun a saved case directory")
     ap.add_argument("--print", action="store_true",
