@@ -256,6 +256,10 @@ internal sealed class LiveHost : IDisposable
         {
             if (!_thread.IsAlive || p.RunResult is not null)
             {
+                // The body itself may have asked the host to stop (FIRMWARE_RESTART): its
+                // result follows right after
+                if (tcs.Task.Wait(TimeSpan.FromSeconds(2)))
+                    break;
                 ThrowIfOverloaded();
                 throw new HostStoppedException($"the host stopped ({p.RunResult}): {p.StateMessage}\nlog:\n{LogText}");
             }
