@@ -1390,6 +1390,9 @@ class Runner:
                   os.path.join(self.args.upstream, "klippy.py")]
             t0 = time.time()
             ucode, uerr, ulines = self.run_one(up, cfg, gc, os.path.join(tmp, "up.out"))
+            if ucode == -1:
+                # upstream hangs now and then too: one more try
+                ucode, uerr, ulines = self.run_one(up, cfg, gc, os.path.join(tmp, "up.out"))
             t1 = time.time()
             kcode, kerr, klines = self.run_one(shlex.split(self.args.host), cfg, gc,
                                                os.path.join(tmp, "ks.out"))
@@ -1424,6 +1427,7 @@ class Runner:
                 # depending on the machine load.  On a difference rerun upstream:
                 # any of its runs matching counts as a match.
                 tries = 0
+                first_diff = diff
                 while diff and tries < self.args.retries:
                     tries += 1
                     c2, e2, l2 = self.run_one(up, cfg, gc, os.path.join(tmp, "up.out"))
@@ -1434,6 +1438,9 @@ class Runner:
                     if not diff2:
                         ulines, uerr, diff = l2, e2, None
                         self.flaky += 1
+                        if self.args.v:
+                            print("  (upstream rerun %d matched; first run: %s)"
+                                  % (tries, first_diff[:150]), flush=True)
                 if diff:
                     why = diff
                 else:
