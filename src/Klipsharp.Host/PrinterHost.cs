@@ -85,6 +85,8 @@ public static class PrinterHost
             printer.LookupObject<GCode.GCodeIO>("gcode_io").AttachStream(gcodeStream, options.GCodeInput.Output);
         }
         options.OnPrinterCreated?.Invoke(printer);
+        if (startArgs.DebugOutput is null)
+            RaiseReactorPriority(log);
         reactor.RegisterCallback(_ => Connect(printer, options));
         RunReactor(printer);
         string result = printer.RunResult ?? "exit";
@@ -104,6 +106,15 @@ public static class PrinterHost
                 mcu.Disconnect();
         gcodeStream?.Dispose();
         return (result, printer.LastError);
+    }
+
+    // A live host must answer the MCU within a few tenths of a second even on a busy computer
+    private static void RaiseReactorPriority(Action<string>? log)
+    {
+        if (Klipsharp.Protocol.ThreadScheduling.TrySetCurrentThreadNice(Klipsharp.Protocol.ThreadScheduling.TimeCriticalNice))
+            log?.Invoke($"Reactor thread priority raised (nice {Klipsharp.Protocol.ThreadScheduling.TimeCriticalNice})");
+        else
+            log?.Invoke("Reactor thread priority not raised (needs CAP_SYS_NICE); a busy computer may cause 'Timer too close'");
     }
 
     // The reactor loop with klippy's last-resort handling of an exception escaping a callback

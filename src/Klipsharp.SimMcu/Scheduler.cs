@@ -28,28 +28,22 @@ internal sealed class SimTimer
 /// </summary>
 internal sealed class Scheduler
 {
-    private readonly SortedSet<SimTimer> _timers = new(Comparer<SimTimer>.Create(static (a, b) =>
-    {
-        int c = a.Wake64.CompareTo(b.Wake64);
-        return c != 0 ? c : a.Order.CompareTo(b.Order);
-    }));
+    // A binary heap keeps insertion free of allocations (a sorted set allocates a node per
+    // insert, and a stepping MCU reinserts its timers thousands of times a second)
+    private readonly PriorityQueue<SimTimer, (long Wake64, long Order)> _timers = new();
     private long _order;
 
     /// <summary>Number of scheduled timers.</summary>
     public int Count => _timers.Count;
 
     /// <summary>The next wake time (64-bit), or null when nothing is scheduled.</summary>
-    public long? NextWake => _timers.Count > 0 ? _timers.Min!.Wake64 : null;
+    public long? NextWake => _timers.TryPeek(out _, out var key) ? key.Wake64 : null;
 
     /// <summary>Places the timer at its wake time relative to <paramref name="now64"/>; true when that is in the past.</summary>
     public bool Add(SimTimer t, long now64)
     {
-        if (t.Scheduled)
-            _timers.Remove(t);
-        t.Wake64 = now64 + (int)(t.WakeTime - (uint)now64);
-        t.Order = _order++;
-        t.Scheduled = true;
-        _timers.Add(t);
+        Remove(t);
+        Insert(t, now64 + (int)(t.WakeTime - (uint)now64));
         return t.Wake64 < now64;
     }
 
@@ -58,14 +52,14 @@ internal sealed class Scheduler
     {
         if (!t.Scheduled)
             return;
-        _timers.Remove(t);
+        _timers.Remove(t, out _, out _, ReferenceEqualityComparer.Instance);
         t.Scheduled = false;
     }
 
     /// <summary>Removes every timer.</summary>
     public void Clear()
     {
-        foreach (var t in _timers)
+        foreach (var (t, _) in _timers.UnorderedItems)
             t.Scheduled = false;
         _timers.Clear();
     }
@@ -73,12 +67,9 @@ internal sealed class Scheduler
     /// <summary>Takes the first timer if it is due at or before <paramref name="until64"/>.</summary>
     public SimTimer? PopDue(long until64)
     {
-        if (_timers.Count == 0)
+        if (!_timers.TryPeek(out var t, out var key) || key.Wake64 > until64)
             return null;
-        var t = _timers.Min!;
-        if (t.Wake64 > until64)
-            return null;
-        _timers.Remove(t);
+        _timers.Dequeue();
         t.Scheduled = false;
         return t;
     }
@@ -86,11 +77,15 @@ internal sealed class Scheduler
     /// <summary>Re-inserts a timer that ran at <paramref name="ranAt64"/> (its previous wake) after its callback updated the wake time.</summary>
     public void Reinsert(SimTimer t, long ranAt64, uint ranAt32)
     {
-        if (t.Scheduled)
-            _timers.Remove(t);
-        t.Wake64 = ranAt64 + (int)(t.WakeTime - ranAt32);
+        Remove(t);
+        Insert(t, ranAt64 + (int)(t.WakeTime - ranAt32));
+    }
+
+    private void Insert(SimTimer t, long wake64)
+    {
+        t.Wake64 = wake64;
         t.Order = _order++;
         t.Scheduled = true;
-        _timers.Add(t);
+        _timers.Enqueue(t, (wake64, t.Order));
     }
 }

@@ -144,6 +144,7 @@ public sealed partial class SimMcuPty : IDisposable
 
     private unsafe void ReadLoop()
     {
+        Klipsharp.Protocol.ThreadScheduling.TrySetCurrentThreadNice(Klipsharp.Protocol.ThreadScheduling.TimeCriticalNice);
         var buf = new byte[4096];
         var pfd = new PollFd { Fd = _master, Events = POLLIN };
         while (!_closing)

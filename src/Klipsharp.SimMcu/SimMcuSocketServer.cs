@@ -54,6 +54,7 @@ public sealed class SimMcuSocketServer : IDisposable
 
     private void AcceptLoop()
     {
+        Klipsharp.Protocol.ThreadScheduling.TrySetCurrentThreadNice(Klipsharp.Protocol.ThreadScheduling.TimeCriticalNice);
         var buf = new byte[4096];
         while (!_closing)
         {

@@ -218,7 +218,7 @@ public sealed partial class SimulatedMcu : IDisposable
         _running = true;
         lock (_sync)
             Sendf("starting");
-        _thread = new Thread(RunLoop) { IsBackground = true, Name = "sim-mcu", Priority = ThreadPriority.AboveNormal };
+        _thread = new Thread(RunLoop) { IsBackground = true, Name = "sim-mcu" };
         _thread.Start();
     }
 
@@ -269,6 +269,8 @@ public sealed partial class SimulatedMcu : IDisposable
 
     private void RunLoop()
     {
+        // A real MCU has its own CPU; the simulation comes close by asking for priority
+        Klipsharp.Protocol.ThreadScheduling.TrySetCurrentThreadNice(Klipsharp.Protocol.ThreadScheduling.TimeCriticalNice);
         while (_running)
         {
             double waitSeconds;
@@ -278,8 +280,10 @@ public sealed partial class SimulatedMcu : IDisposable
                 long? next = _sched.NextWake;
                 waitSeconds = next is long n ? Clock.SecondsUntil(n) : 0.1;
             }
-            if (waitSeconds > 0 && _inbox.IsEmpty)
-                _wake.WaitOne(TimeSpan.FromSeconds(Math.Min(waitSeconds, 0.1)));
+            // Timers run at their exact MCU times however late this thread gets to them, so
+            // a wait shorter than the OS's millisecond is not worth a busy loop
+            if (_inbox.IsEmpty)
+                _wake.WaitOne(Math.Clamp((int)Math.Ceiling(waitSeconds * 1000.0), 1, 100));
         }
     }
 
@@ -289,23 +293,22 @@ public sealed partial class SimulatedMcu : IDisposable
         while (_inbox.TryDequeue(out var chunk))
         {
             RunTimersUntil(chunk.Arrival);
-            RunFrozen(Math.Max(chunk.Arrival, _simTime), () =>
-            {
-                ProcessInput(chunk.Data);
-                RunTasks();
-            });
+            RunFrozen(Math.Max(chunk.Arrival, _simTime), chunk.Data);
         }
         RunTimersUntil(now);
-        RunFrozen(Math.Max(now, _simTime), RunTasks);
+        RunFrozen(Math.Max(now, _simTime), null);
     }
 
-    private void RunFrozen(long at, Action action)
+    // Handles received bytes (if any) and then the tasks, with the clock held at one value
+    private void RunFrozen(long at, byte[]? input)
     {
         _simTime = at;
         Clock.Freeze(at);
         try
         {
-            action();
+            if (input != null)
+                ProcessInput(input);
+            RunTasks();
         }
         finally
         {
@@ -341,7 +344,7 @@ public sealed partial class SimulatedMcu : IDisposable
                 return;
             RunTimersUntil(clock64);
             Clock.SetManual(clock64);
-            RunFrozen(Math.Max(clock64, _simTime), RunTasks);
+            RunFrozen(Math.Max(clock64, _simTime), null);
         }
     }
 

@@ -164,6 +164,7 @@ public sealed class SerialQueue : IDisposable
 
     private void ReaderThreadMain()
     {
+        Klipsharp.Protocol.ThreadScheduling.TrySetCurrentThreadNice(Klipsharp.Protocol.ThreadScheduling.TimeCriticalNice);
         var buf = new byte[4096];
         string? error = null;
         try
@@ -199,6 +200,7 @@ public sealed class SerialQueue : IDisposable
     // Equivalent of pollreactor_run with the serial fd, the kick pipe and two timers
     private void IoThreadMain()
     {
+        Klipsharp.Protocol.ThreadScheduling.TrySetCurrentThreadNice(Klipsharp.Protocol.ThreadScheduling.TimeCriticalNice);
         double eventtime = Monotonic();
         bool busy = true;
         try

@@ -310,7 +310,20 @@ public sealed class PrintJob
     public void Attach(Printer printer)
     {
         _printer = printer;
-        printer.RegisterEventHandler("klippy:ready", () => printer.Reactor.RegisterCallback(_ => Start(printer)));
+        printer.RegisterEventHandler("klippy:ready", () =>
+        {
+            // The first homing must not wait on the JIT: start once the warm-up is done
+            double giveUp = printer.Reactor.Monotonic() + 10.0;
+            ReactorTimer? wait = null;
+            wait = printer.Reactor.RegisterTimer(et =>
+            {
+                if (!JitWarmup.IsFinished && et < giveUp)
+                    return et + 0.1;
+                printer.Reactor.UnregisterTimer(wait!);
+                Start(printer);
+                return Reactor.Never;
+            }, Reactor.Now);
+        });
         _timer = printer.Reactor.RegisterTimer(et => Poll(printer, et), printer.Reactor.Monotonic() + 0.5);
     }
 
@@ -514,13 +527,17 @@ public sealed class ProgressDisplay
 public static class JitWarmup
 {
     private static int _started;
+    private static volatile bool _finished;
+
+    /// <summary>True once the warm-up has compiled everything (or when there is none to wait for).</summary>
+    public static bool IsFinished => _finished || Volatile.Read(ref _started) == 0;
 
     /// <summary>Starts the warm-up once per process.</summary>
     public static void Start()
     {
         if (!RuntimeFeature.IsDynamicCodeSupported || Interlocked.Exchange(ref _started, 1) != 0)
             return;
-        var t = new Thread(Run) { IsBackground = true, Name = "jit-warmup", Priority = ThreadPriority.BelowNormal };
+        var t = new Thread(Run) { IsBackground = true, Name = "jit-warmup" };
         t.Start();
     }
 
@@ -528,37 +545,44 @@ public static class JitWarmup
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Only runs with a JIT; methods that were trimmed are simply not compiled.")]
     private static void Run()
     {
-        Assembly[] assemblies = [typeof(Printer).Assembly, typeof(Klipsharp.Motion.TrapQ).Assembly, typeof(Klipsharp.Protocol.DataDictionary).Assembly];
-        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
-        foreach (var asm in assemblies)
+        try
         {
-            Type[] types;
-            try
+            Assembly[] assemblies = [typeof(Printer).Assembly, typeof(Klipsharp.Motion.TrapQ).Assembly, typeof(Klipsharp.Protocol.DataDictionary).Assembly];
+            const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+            foreach (var asm in assemblies)
             {
-                types = asm.GetTypes();
-            }
-            catch (ReflectionTypeLoadException e)
-            {
-                types = e.Types.OfType<Type>().ToArray();
-            }
-            foreach (var type in types)
-            {
-                if (type.IsGenericTypeDefinition)
-                    continue;
-                foreach (var m in type.GetMethods(all).Cast<MethodBase>().Concat(type.GetConstructors(all)))
+                Type[] types;
+                try
                 {
-                    if (m.IsAbstract || m.ContainsGenericParameters)
+                    types = asm.GetTypes();
+                }
+                catch (ReflectionTypeLoadException e)
+                {
+                    types = e.Types.OfType<Type>().ToArray();
+                }
+                foreach (var type in types)
+                {
+                    if (type.IsGenericTypeDefinition)
                         continue;
-                    try
+                    foreach (var m in type.GetMethods(all).Cast<MethodBase>().Concat(type.GetConstructors(all)))
                     {
-                        RuntimeHelpers.PrepareMethod(m.MethodHandle);
-                    }
-                    catch (Exception)
-                    {
-                        // Some methods cannot be prepared on their own (e.g. P/Invoke stubs); skip them
+                        if (m.IsAbstract || m.ContainsGenericParameters)
+                            continue;
+                        try
+                        {
+                            RuntimeHelpers.PrepareMethod(m.MethodHandle);
+                        }
+                        catch (Exception)
+                        {
+                            // Some methods cannot be prepared on their own (e.g. P/Invoke stubs); skip them
+                        }
                     }
                 }
             }
+        }
+        finally
+        {
+            _finished = true;
         }
     }
 }
