@@ -267,6 +267,9 @@ public sealed partial class SimulatedMcu : IDisposable
         _wake.Dispose();
     }
 
+    /// <summary>Real-time mode: passes of the MCU thread's loop so far (each one sleeps at least a millisecond).</summary>
+    internal long LoopPasses { get; private set; }
+
     private void RunLoop()
     {
         // A real MCU has its own CPU; the simulation comes close by asking for priority
@@ -276,6 +279,7 @@ public sealed partial class SimulatedMcu : IDisposable
             double waitSeconds;
             lock (_sync)
             {
+                LoopPasses++;
                 Step(Clock.WallTicks());
                 long? next = _sched.NextWake;
                 waitSeconds = next is long n ? Clock.SecondsUntil(n) : 0.1;

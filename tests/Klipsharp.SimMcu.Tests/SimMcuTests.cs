@@ -569,6 +569,32 @@ public class RealTimeTests
     }
 }
 
+public class RealTimeLoopTests
+{
+    [Fact]
+    public void RealTimeMcuSleepsBetweenTimersLessThanAMillisecondApart()
+    {
+        // A 0.1 ms software PWM keeps a timer due every 50 us; the MCU thread must still
+        // sleep between passes (it once polled in a busy loop and took a whole CPU)
+        using var mcu = new SimulatedMcu(realTime: true);
+        using var link = mcu.CreateLink();
+        var dict = mcu.Dictionary;
+        long seq = 0;
+        void Send(string cmd) => link.Write(MessageBlock.Encode(seq++, dict.CreateCommand(cmd)));
+        mcu.Start();
+        Send("allocate_oids count=1");
+        Send("config_digital_out oid=0 pin=PB4 value=0 default_value=0 max_duration=0");
+        Send("set_digital_out_pwm_cycle oid=0 cycle_ticks=1600");
+        Send("finalize_config crc=0");
+        Send($"queue_digital_out oid=0 clock={(mcu.Clock.Now64 + 160000) & 0xffffffff} on_ticks=800");
+        Thread.Sleep(600);
+        mcu.Stop();
+        Assert.False(mcu.IsShutdown);
+        Assert.NotNull(mcu.GetOutputLevel("PB4"));
+        Assert.InRange(mcu.LoopPasses, 10, 700);
+    }
+}
+
 public class TransportTests
 {
     private static string ReadConfigResponse(SimulatedMcu mcu, Func<byte[], int> read)
