@@ -2,9 +2,15 @@ namespace Klipsharp.SimMcu;
 
 public sealed partial class SimulatedMcu
 {
-    // Bus devices accept their configuration and answer transfers with zeros, so a host
-    // config that mentions them can finish its setup.
-    private sealed class SpiDevice;
+    // Bus devices accept their configuration and answer transfers with zeros (SPI
+    // Trinamic drivers aside, see SimulatedMcu.Tmc.cs), so a host config that mentions
+    // them can finish its setup.
+    private sealed class SpiDevice
+    {
+        // Chip select pin, or -1 - oid without one: the key of the chips behind it.
+        public int CsKey;
+        public uint Mode;
+    }
 
     private sealed class I2cDevice;
 
@@ -20,16 +26,13 @@ public sealed partial class SimulatedMcu
 
     private void BuildBusCommands()
     {
-        _table.AddCommand("config_spi oid=%c pin=%u cs_active_high=%c", a => OidAlloc(a.Byte(0), new SpiDevice()));
-        _table.AddCommand("config_spi_without_cs oid=%c", a => OidAlloc(a.Byte(0), new SpiDevice()));
-        _table.AddCommand("spi_set_bus oid=%c spi_bus=%u mode=%u rate=%u", a => OidLookup<SpiDevice>(a.Byte(0)));
-        _table.AddCommand("spi_set_sw_bus oid=%c miso_pin=%u mosi_pin=%u sclk_pin=%u mode=%u pulse_ticks=%u", a => OidLookup<SpiDevice>(a.Byte(0)));
+        _table.AddCommand("config_spi oid=%c pin=%u cs_active_high=%c", a => OidAlloc(a.Byte(0), new SpiDevice { CsKey = (int)a[1] }));
+        _table.AddCommand("config_spi_without_cs oid=%c", a => OidAlloc(a.Byte(0), new SpiDevice { CsKey = -1 - a.Byte(0) }));
+        _table.AddCommand("spi_set_bus oid=%c spi_bus=%u mode=%u rate=%u", a => OidLookup<SpiDevice>(a.Byte(0)).Mode = a[2]);
+        _table.AddCommand("spi_set_sw_bus oid=%c miso_pin=%u mosi_pin=%u sclk_pin=%u mode=%u pulse_ticks=%u", a => OidLookup<SpiDevice>(a.Byte(0)).Mode = a[4]);
         _table.AddCommand("spi_transfer oid=%c data=%*s", a =>
-        {
-            OidLookup<SpiDevice>(a.Byte(0));
-            Sendf("spi_transfer_response", a.Byte(0), new byte[a.Buffer(1).Length]);
-        });
-        _table.AddCommand("spi_send oid=%c data=%*s", a => OidLookup<SpiDevice>(a.Byte(0)));
+            Sendf("spi_transfer_response", a.Byte(0), SpiExchange(OidLookup<SpiDevice>(a.Byte(0)), a.Buffer(1))));
+        _table.AddCommand("spi_send oid=%c data=%*s", a => SpiExchange(OidLookup<SpiDevice>(a.Byte(0)), a.Buffer(1)));
         _table.AddCommand("config_spi_shutdown oid=%c spi_oid=%c shutdown_msg=%*s", a =>
         {
             OidLookup<SpiDevice>(a.Byte(1));

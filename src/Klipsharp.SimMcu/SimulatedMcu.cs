@@ -817,6 +817,7 @@ public sealed partial class SimulatedMcu : IDisposable
         BuildStepperCommands();
         BuildGpioCommands();
         BuildBusCommands();
+        BuildTmcCommands();
         _table.AddStaticStrings(StaticStrings);
     }
 
@@ -876,5 +877,6 @@ public sealed partial class SimulatedMcu : IDisposable
         PwmShutdown();
         AnalogInShutdown();
         TrsyncShutdown();
+        TmcUartShutdown();
     }
 }
