@@ -89,6 +89,7 @@ public sealed class TmcCurrentHelper : ITmcCurrentHelper
 public sealed class McuTmcSpiChain
 {
     private readonly Printer _printer;
+    private Protocol.MessageFormat? _spiSendFmt, _spiTransferFmt;
 
     public McuTmcSpiChain(ConfigWrapper config, int chainLen = 1)
     {
@@ -119,7 +120,9 @@ public sealed class McuTmcSpiChain
         Spi.SpiSend(cmd);
         if (_printer.IsFileOutput)
             return (0, 0.0);
-        throw new CommandError("TMC SPI register reads need a live MCU connection (not available in this build)");
+        var resp = Spi.SpiTransfer(cmd);
+        var pr = resp.GetBytes("response").AsSpan((ChainLen - chainPos) * 5, 5);
+        return (((long)pr[1] << 24) | ((long)pr[2] << 16) | ((long)pr[3] << 8) | pr[4], resp.ReceiveTime);
     }
 
     public long RegWrite(int reg, long val, int chainPos, double? printTime = null)
@@ -134,7 +137,15 @@ public sealed class McuTmcSpiChain
             Spi.SpiSend(BuildCmd(data, chainPos), minclock);
             return val;
         }
-        throw new CommandError("TMC SPI register writes need a live MCU connection (not available in this build)");
+        var writeCmd = BuildCmd(data, chainPos);
+        var dummyRead = BuildCmd([0x00, 0x00, 0x00, 0x00, 0x00], chainPos);
+        var mcu = Spi.GetMcu();
+        _spiSendFmt ??= mcu.Serial.MsgParser.LookupCommand("spi_send oid=%c data=%*s");
+        _spiTransferFmt ??= mcu.Serial.MsgParser.LookupCommand("spi_transfer oid=%c data=%*s");
+        var resp = mcu.SendQuery([_spiSendFmt.Encode([(long)Spi.Oid, writeCmd]), _spiTransferFmt.Encode([(long)Spi.Oid, dummyRead])],
+            "spi_transfer_response", Spi.Oid, minclock, minclock, Spi.GetCommandQueue(), true, false);
+        var pr = resp.GetBytes("response").AsSpan((ChainLen - chainPos) * 5, 5);
+        return ((long)pr[1] << 24) | ((long)pr[2] << 16) | ((long)pr[3] << 8) | pr[4];
     }
 
     public Mcu.Mcu GetMcu() => Spi.GetMcu();

@@ -123,9 +123,19 @@ public sealed class McuTmc2660Spi : IMcuTmc
     {
         if (Array.IndexOf(TmcRegisterData.TMC2660ReadRegisters, regName) < 0)
             throw new KeyNotFoundException(regName);
+        int newRdsel = Array.IndexOf(TmcRegisterData.TMC2660ReadRegisters, regName);
+        int reg = NameToReg["DRVCONF"];
         if (_printer.IsFileOutput)
             return (0, 0.0);
-        throw new CommandError("TMC2660 register reads need a live MCU connection (not available in this build)");
+        long oldRdsel = _fields.GetField("rdsel");
+        long val = _fields.SetField("rdsel", newRdsel);
+        byte[] msg = [(byte)(((val >> 16) | (long)reg) & 0xff), (byte)((val >> 8) & 0xff), (byte)(val & 0xff)];
+        if (newRdsel != oldRdsel)
+            // RDSEL must be set first
+            _spi.SpiSend(msg);
+        var resp = _spi.SpiTransfer(msg);
+        var pr = resp.GetBytes("response");
+        return (((long)pr[0] << 16) | ((long)pr[1] << 8) | pr[2], resp.ReceiveTime);
     }
 
     public long GetRegister(string regName) => GetRegisterRaw(regName).Data ?? 0;

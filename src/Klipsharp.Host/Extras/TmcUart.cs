@@ -63,6 +63,7 @@ public sealed class McuTmcUartBitbang
     private readonly CommandQueue _cmdQueue;
     private readonly McuAnalogMux? _analogMux;
     private readonly HashSet<string> _instances = new();
+    private Protocol.MessageFormat? _tmcuartSendFmt;
 
     public McuTmcUartBitbang(PinParams rxPinParams, PinParams txPinParams, IReadOnlyList<string>? selectPinsDesc)
     {
@@ -85,6 +86,7 @@ public sealed class McuTmcUartBitbang
             baud = TmcBaudRateAvr;
         long bitTicks = _mcu.SecondsToClock(1.0 / baud);
         _mcu.AddConfigCmd($"config_tmcuart oid={_oid} rx_pin={_rxPin} pull_up={_pullup} tx_pin={_txPin} bit_time={bitTicks}");
+        _tmcuartSendFmt = _mcu.Serial.MsgParser.LookupCommand("tmcuart_send oid=%c write=%*s read=%c");
     }
 
     public int[]? RegisterInstance(PinParams rxPinParams, PinParams txPinParams, IReadOnlyList<string>? selectPinsDesc, int addr)
@@ -119,6 +121,81 @@ public sealed class McuTmcUartBitbang
         return (byte)crc;
     }
 
+    // Start bit 0, 8 data bits LSB first, stop bit 1 per byte, packed LSB first
+    private static byte[] AddSerialBits(IReadOnlyList<byte> data)
+    {
+        var res = new byte[(data.Count * 10 + 7) / 8];
+        int pos = 0;
+        foreach (byte d in data)
+        {
+            int b = (d << 1) | 0x200;
+            for (int k = 0; k < 10; k++, pos++)
+                if (((b >> k) & 1) != 0)
+                    res[pos >> 3] |= (byte)(1 << (pos & 7));
+        }
+        return res;
+    }
+
+    private static byte[] EncodeRead(byte sync, byte addr, byte reg)
+    {
+        var msg = new List<byte> { sync, addr, reg };
+        msg.Add(CalcCrc8(msg));
+        return AddSerialBits(msg);
+    }
+
+    private static byte[] EncodeWrite(byte sync, byte addr, byte reg, long val)
+    {
+        var msg = new List<byte> { sync, addr, reg, (byte)((val >> 24) & 0xff), (byte)((val >> 16) & 0xff),
+            (byte)((val >> 8) & 0xff), (byte)(val & 0xff) };
+        msg.Add(CalcCrc8(msg));
+        return AddSerialBits(msg);
+    }
+
+    private static long? DecodeRead(byte reg, byte[] data)
+    {
+        if (data.Length != 10)
+            return null;
+        System.Numerics.BigInteger mval = 0;
+        int pos = 0;
+        foreach (byte d in data)
+        {
+            mval |= (System.Numerics.BigInteger)d << pos;
+            pos += 8;
+        }
+        long val = (long)((((mval >> 31) & 0xff) << 24) | (((mval >> 41) & 0xff) << 16)
+                          | (((mval >> 51) & 0xff) << 8) | ((mval >> 61) & 0xff));
+        // Verify start/stop bits and crc
+        if (!data.AsSpan().SequenceEqual(EncodeWrite(0x05, 0xff, reg, val)))
+            return null;
+        return val;
+    }
+
+    private McuResponse Send(byte[] msg, int readLen, ulong minclock) =>
+        _mcu.SendQuery([_tmcuartSendFmt!.Encode([(long)_oid, msg, (long)readLen])], "tmcuart_response", _oid,
+                       minclock, minclock, _cmdQueue, true, isAsync: true);
+
+    /// <summary>Reads a register (upstream reg_read): the value, or null when the reply did not decode.</summary>
+    public (long? Data, double ReceiveTime) RegRead(int[]? instanceId, int addr, int reg)
+    {
+        if (_analogMux is not null)
+            _analogMux.Activate(instanceId!);
+        var msg = EncodeRead(0xf5, (byte)addr, (byte)reg);
+        var resp = Send(msg, 10, 0);
+        return (DecodeRead((byte)reg, resp.GetBytes("read")), resp.ReceiveTime);
+    }
+
+    /// <summary>Writes a register (upstream reg_write), no earlier than <paramref name="printTime"/>.</summary>
+    public void RegWrite(int[]? instanceId, int addr, int reg, long val, double? printTime = null)
+    {
+        ulong minclock = 0;
+        if (printTime is double pt)
+            minclock = (ulong)_mcu.PrintTimeToClock(pt);
+        if (_analogMux is not null)
+            _analogMux.Activate(instanceId!);
+        var msg = EncodeWrite(0xf5, (byte)addr, (byte)(reg | 0x80), val);
+        Send(msg, 0, minclock);
+    }
+
     public Mcu.Mcu GetMcu() => _mcu;
 
     /// <summary>Looks up (or creates) the UART for a driver section (upstream lookup_tmc_uart_bitbang).</summary>
@@ -150,7 +227,10 @@ public sealed class McuTmcUart : IMcuTmc
     private readonly string _name;
     private readonly TmcFieldHelper _fields;
     private readonly McuTmcUartBitbang _mcuUart;
+    private readonly int[]? _instanceId;
+    private readonly int _addr;
     private readonly double _tmcFrequency;
+    private long? _ifcnt;
 
     public McuTmcUart(ConfigWrapper config, IReadOnlyDictionary<string, int> nameToReg, TmcFieldHelper fields, int maxAddr, double tmcFrequency)
     {
@@ -158,7 +238,7 @@ public sealed class McuTmcUart : IMcuTmc
         _name = config.Name.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[^1];
         NameToReg = nameToReg;
         _fields = fields;
-        (_, _, _mcuUart) = McuTmcUartBitbang.Lookup(config, maxAddr);
+        (_instanceId, _addr, _mcuUart) = McuTmcUartBitbang.Lookup(config, maxAddr);
         _tmcFrequency = tmcFrequency;
     }
 
@@ -168,9 +248,15 @@ public sealed class McuTmcUart : IMcuTmc
 
     public (long? Data, double ReceiveTime) GetRegisterRaw(string regName)
     {
-        _ = NameToReg[regName];
+        int reg = NameToReg[regName];
         if (_printer.IsFileOutput)
             return (0, 0.0);
+        for (int retry = 0; retry < 5; retry++)
+        {
+            var val = _mcuUart.RegRead(_instanceId, _addr, reg);
+            if (val.Data is not null)
+                return val;
+        }
         throw new CommandError($"Unable to read tmc uart '{_name}' register {regName}");
     }
 
@@ -178,9 +264,19 @@ public sealed class McuTmcUart : IMcuTmc
 
     public void SetRegister(string regName, long val, double? printTime = null)
     {
-        _ = NameToReg[regName];
+        int reg = NameToReg[regName];
         if (_printer.IsFileOutput)
             return;
+        for (int retry = 0; retry < 5; retry++)
+        {
+            long? ifcnt = _ifcnt;
+            if (ifcnt is null)
+                _ifcnt = ifcnt = GetRegisterRaw("IFCNT").Data;
+            _mcuUart.RegWrite(_instanceId, _addr, reg, val, printTime);
+            _ifcnt = GetRegisterRaw("IFCNT").Data;
+            if (_ifcnt == ((ifcnt + 1) & 0xff))
+                return;
+        }
         throw new CommandError($"Unable to write tmc uart '{_name}' register {regName}");
     }
 
