@@ -8,6 +8,7 @@ namespace Klipsharp.Motion;
 /// emitters from a shared counter. Each emitter only touches its own stepcompress and
 /// kinematics and reads the trapqs, so the results do not depend on which thread ran
 /// it; errors are logged afterwards in emitter order, as a sequential run logs them.
+/// Each <see cref="SteppersSyncManager"/> owns its own workers.
 /// </summary>
 internal sealed class StepGenWorkers
 {
@@ -16,7 +17,6 @@ internal sealed class StepGenWorkers
     private static readonly long SpinTicks = Stopwatch.Frequency / 20000; // 50 us
 
     private readonly object _lock = new();
-    private readonly Thread[] _threads;
     private Job[] _jobs = new Job[8];
     private int _jobCount;
     private double _genStepsTime;
@@ -85,35 +85,42 @@ internal sealed class StepGenWorkers
         return -1.0;
     }
 
-    // The process-wide helpers (grown on demand) and whether a manager is using them.
-    private static StepGenWorkers? s_shared;
-    private static int s_inUse;
+    // Helper threads end after this long without a round, so the helpers of a manager
+    // that is no longer used (a restarted printer, a finished test) do not linger.
+    private const int IdleExitMs = 2000;
 
-    /// <summary>The shared helpers with at least <paramref name="helpers"/> threads, or null if another caller has them.</summary>
-    public static StepGenWorkers? TryAcquire(int helpers)
+    private readonly int _helpers;
+    private int _liveThreads;
+
+    /// <summary>Workers with <paramref name="helpers"/> helper threads, started on the first <see cref="Run"/>.</summary>
+    public StepGenWorkers(int helpers)
     {
-        if (Interlocked.CompareExchange(ref s_inUse, 1, 0) != 0)
-            return null;
-        StepGenWorkers? w = s_shared;
-        if (w is null || w._threads.Length < helpers)
-        {
-            w?.Stop();
-            s_shared = w = new StepGenWorkers(helpers);
-        }
-        return w;
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(helpers);
+        _helpers = helpers;
     }
 
-    /// <summary>Give the helpers back (after <see cref="Run"/>).</summary>
-    public void Release() => Volatile.Write(ref s_inUse, 0);
+    /// <summary>Number of helper threads.</summary>
+    public int Helpers => _helpers;
 
-    private StepGenWorkers(int helpers)
+    // Start helpers up to the wanted count (caller holds _lock).
+    private void StartMissingHelpers()
     {
-        _threads = new Thread[helpers];
-        for (int i = 0; i < helpers; i++)
+        while (_liveThreads < _helpers)
         {
-            var t = new Thread(WorkerLoop) { IsBackground = true, Name = "stepgen" + (i + 1) };
-            _threads[i] = t;
+            _liveThreads++;
+            long seen = _round;
+            var t = new Thread(() => WorkerLoop(seen)) { IsBackground = true, Name = "stepgen" + _liveThreads };
             t.Start();
+        }
+    }
+
+    /// <summary>End the helper threads (they also end by themselves when idle).</summary>
+    public void Stop()
+    {
+        lock (_lock)
+        {
+            _stopped = true;
+            Monitor.PulseAll(_lock);
         }
     }
 
@@ -170,6 +177,8 @@ internal sealed class StepGenWorkers
         _doneJobs = 0;
         lock (_lock)
         {
+            if (_liveThreads < _helpers)
+                StartMissingHelpers();
             _round++;
             Volatile.Write(ref _work, ((_round & 0xffffffffL) << 32) | ((long)_jobCount << 16));
             if (_sleepingWorkers != 0)
@@ -244,17 +253,6 @@ internal sealed class StepGenWorkers
         }
     }
 
-    // Ends the helper threads (when replaced by a larger set).
-    private void Stop()
-    {
-        lock (_lock)
-        {
-            _stopped = true;
-            _round++;
-            Monitor.PulseAll(_lock);
-        }
-    }
-
     private void RunJob(ref Job j)
     {
         try
@@ -273,16 +271,12 @@ internal sealed class StepGenWorkers
         }
     }
 
-    private void WorkerLoop()
+    private void WorkerLoop(long seen)
     {
-        long seen = 0;
         for (;;)
         {
-            if (Volatile.Read(ref _stopped))
-                return;
             // Wait for the next round: poll for a while, then sleep
             long start = Stopwatch.GetTimestamp();
-
             while (Volatile.Read(ref _round) == seen)
             {
                 if (Stopwatch.GetTimestamp() - start > SpinTicks)
@@ -291,9 +285,20 @@ internal sealed class StepGenWorkers
                     {
                         while (_round == seen)
                         {
+                            if (_stopped)
+                            {
+                                _liveThreads--;
+                                return;
+                            }
                             _sleepingWorkers++;
-                            Monitor.Wait(_lock);
+                            bool signalled = Monitor.Wait(_lock, IdleExitMs);
                             _sleepingWorkers--;
+                            if (!signalled && _round == seen)
+                            {
+                                // Idle: end; the next round starts a new helper
+                                _liveThreads--;
+                                return;
+                            }
                         }
                     }
                     break;
@@ -301,7 +306,7 @@ internal sealed class StepGenWorkers
                 Thread.SpinWait(20);
             }
             seen = Volatile.Read(ref _round);
-            s_helperJobs += RunJobs();
+            Interlocked.Add(ref s_helperJobs, RunJobs());
         }
     }
 }

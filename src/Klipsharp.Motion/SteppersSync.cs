@@ -208,6 +208,7 @@ public sealed class SteppersSyncManager
 {
     private readonly List<SteppersSync> _syncs = new();
     private int _helperThreads = -1;
+    private StepGenWorkers? _workers;
 
     /// <summary>
     /// Helper threads for step generation (0 = generate on the calling thread only).
@@ -223,19 +224,22 @@ public sealed class SteppersSyncManager
         }
     }
 
-    // The shared helper threads, when there is more than one emitter to share out and
-    // no other manager is using them (then this call runs sequentially).
+    // This manager's helper threads (started with the first shared round), or null when
+    // there is at most one emitter or no helper is wanted (then generation is sequential).
     private StepGenWorkers? Workers()
     {
         int emitters = 0;
         for (int i = 0; i < _syncs.Count; i++)
             emitters += _syncs[i].EmitterList.Count;
-        if (emitters < 2)
-            return null;
-        int helpers = Math.Min(HelperThreads, emitters - 1);
+        int helpers = emitters < 2 ? 0 : Math.Min(HelperThreads, emitters - 1);
         if (helpers <= 0)
             return null;
-        return StepGenWorkers.TryAcquire(helpers);
+        if (_workers is null || _workers.Helpers != helpers)
+        {
+            _workers?.Stop();
+            _workers = new StepGenWorkers(helpers);
+        }
+        return _workers;
     }
 
     /// <summary>Step generation thread counters (for benchmarks).</summary>
@@ -294,14 +298,7 @@ public sealed class SteppersSyncManager
                         workers.Add(se, flushClock, clearClock);
                 }
             }
-            try
-            {
-                workers.Run(genStepsTime);
-            }
-            finally
-            {
-                workers.Release();
-            }
+            workers.Run(genStepsTime);
         }
         else
         {
