@@ -104,8 +104,12 @@ public static class PrinterHost
         foreach (var (_, obj) in printer.LookupObjects("mcu"))
             if (obj is Mcu.Mcu mcu)
                 mcu.Disconnect();
+        string? lastError = printer.LastError;
+        // Upstream's reactor.finalize: unwind callbacks still paused so their threads end
+        // (their error handlers may still log; the run's outcome is already taken)
+        reactor.Close();
         gcodeStream?.Dispose();
-        return (result, printer.LastError);
+        return (result, lastError);
     }
 
     // A live host must answer the MCU within a few tenths of a second even on a busy computer

@@ -199,7 +199,9 @@ public sealed class LevelingBatchTests
     public void ScrewsTiltAdjustDirectionError()
     {
         string cfg = LevelingHarness.GoldenConfig("test/klippy/screws_tilt_adjust.cfg");
-        var run = LevelingHarness.Batch(cfg, "G28\nSCREWS_TILT_CALCULATE DIRECTION=up\nSCREWS_TILT_CALCULATE\n");
+        // The failing command goes last: in batch mode an error ends the run, and (as with
+        // upstream's greenlets) a later command then stops at its first reactor pause
+        var run = LevelingHarness.Batch(cfg, "G28\nSCREWS_TILT_CALCULATE\nSCREWS_TILT_CALCULATE DIRECTION=up\n");
         Assert.Contains("Error on 'SCREWS_TILT_CALCULATE DIRECTION=up': DIRECTION must be either CW or CCW", run.Text);
         Assert.Contains("01:20 means 1 full turn and 20 minutes, CW=clockwise, CCW=counter-clockwise", run.Text);
         Assert.Contains("front left screw (base) : x=10.0, y=30.0, z=-1.15000", run.Text);

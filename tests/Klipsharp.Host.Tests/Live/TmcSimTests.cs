@@ -98,4 +98,20 @@ public class TmcSimTests
         Assert.Equal(["// GSTAT:      00000000"], Lines(host.Gcode("DUMP_TMC STEPPER=stepper_y REGISTER=GSTAT")));
         Assert.Contains("TMC 'stepper_x' reports GSTAT:      00000001 reset=1(Reset)", host.LogText, StringComparison.Ordinal);
     }
+    // Enabling the TMC2209 runs UART queries (~0.3 s) in a reactor callback while the
+    // homing move waits on its drip completion: the move must keep flowing (upstream's
+    // greenlets), or the MCU shuts down with "Timer too close"
+    [Fact]
+    public void HomingWithUartDriverEnableCallbacks()
+    {
+        using var host = new LiveHost(extraConfig: TmcSections);
+        host.WaitReady();
+        host.Gcode("G28");
+        var homed = host.OnReactor(p =>
+            (string)p.LookupObject<ToolHead>("toolhead").GetStatus(p.Reactor.Monotonic())["homed_axes"]!);
+        Assert.False(host.Sim.IsShutdown, host.Sim.ShutdownReason);
+        Assert.False(host.Printer.IsShutdown, host.Printer.StateMessage);
+        Assert.Equal("xyz", homed);
+        Assert.Contains("Pausing toolhead to calculate stepper_x phase offset", host.LogText, StringComparison.Ordinal);
+    }
 }
