@@ -389,6 +389,8 @@ public sealed class TmcCommandHelper : IStatusProvider
     private long? _toff;
     private readonly PrinterStepperEnable _stepperEnable;
     private readonly TmcErrorCheck _echeckHelper;
+    // One enable or disable at a time per driver (their UART/SPI traffic pauses)
+    private readonly ReactorMutex _enableMutex;
     private IReadOnlyList<string> _readRegisters = [];
     private Func<string, long, (string, long)>? _readTranslate;
 
@@ -402,6 +404,7 @@ public sealed class TmcCommandHelper : IStatusProvider
         _currentHelper = currentHelper;
         _fields = mcuTmc.GetFields();
         _stepperEnable = _printer.LoadObject<PrinterStepperEnable>(config, "stepper_enable");
+        _enableMutex = _printer.Reactor.Mutex();
         _echeckHelper = new TmcErrorCheck(config, mcuTmc);
         TmcHelpers.MicrostepHelper(config, mcuTmc);
         _printer.RegisterEventHandler<McuStepper>("stepper:sync_mcu_position", HandleSyncMcuPos);
@@ -559,6 +562,7 @@ public sealed class TmcCommandHelper : IStatusProvider
         {
             try
             {
+                using var held = _enableMutex.Lock();
                 if (isEnable)
                     DoEnable(printTime);
                 else

@@ -17,7 +17,8 @@ public sealed partial class GCodeDispatch
 
     private readonly Printer _printer;
     private readonly bool _isFileinput;
-    private readonly GCodeMutex _mutex;
+    // Held while commands run; other G-code sources wait for it (upstream reactor.mutex())
+    private readonly ReactorMutex _mutex;
     private readonly List<Action<string>> _outputCallbacks = new();
     private readonly Dictionary<string, Action<GCodeCommand>> _baseGcodeHandlers = new();
     private readonly Dictionary<string, Action<GCodeCommand>> _readyGcodeHandlers = new();
@@ -51,7 +52,7 @@ public sealed partial class GCodeDispatch
         printer.RegisterEventHandler("klippy:ready", HandleReady);
         printer.RegisterEventHandler("klippy:shutdown", HandleShutdown);
         printer.RegisterEventHandler("klippy:disconnect", HandleDisconnect);
-        _mutex = new GCodeMutex(printer.Reactor);
+        _mutex = printer.Reactor.Mutex();
         _gcodeHandlers = _baseGcodeHandlers;
         // Commands available before the config file is loaded
         RegisterCommand("M110", CmdM110, true);
@@ -416,7 +417,7 @@ public sealed partial class GCodeDispatch
         ProcessCommands(script.Split('\n'), needAck: false);
     }
 
-    public GCodeMutex GetMutex() => _mutex;
+    public ReactorMutex GetMutex() => _mutex;
 
     public GCodeCommand CreateGCodeCommand(string command, string commandline, Dictionary<string, string> parameters) =>
         new(this, command, commandline, parameters, false);

@@ -16,7 +16,7 @@ public sealed partial class GCodeIO
 
     private readonly Printer _printer;
     private readonly GCodeDispatch _gcode;
-    private readonly GCodeMutex _gcodeMutex;
+    private readonly ReactorMutex _gcodeMutex;
     private readonly Reactor _reactor;
     private readonly bool _isFileinput;
     private Stream? _input;

@@ -112,6 +112,12 @@ public class TmcSimTests
         Assert.False(host.Sim.IsShutdown, host.Sim.ShutdownReason);
         Assert.False(host.Printer.IsShutdown, host.Printer.StateMessage);
         Assert.Equal("xyz", homed);
-        Assert.Contains("Pausing toolhead to calculate stepper_x phase offset", host.LogText, StringComparison.Ordinal);
+        // The enable callbacks wait for the G-code mutex (held by G28) before they measure the
+        // phase offset; homing has measured it by then, as upstream
+        Assert.DoesNotContain("Pausing toolhead to calculate stepper_x phase offset", host.LogText, StringComparison.Ordinal);
+        var offsets = host.OnReactor(p => new[] { "tmc2209 stepper_x", "tmc2130 stepper_y" }
+            .Select(n => p.LookupObject<Klipsharp.Host.Extras.ITmcDriver>(n).GetPhaseOffset().McuPhaseOffset).ToArray());
+        Assert.All(offsets, o => Assert.NotNull(o));
+        Assert.False(host.Sim.IsShutdown, host.Sim.ShutdownReason);
     }
 }
