@@ -94,12 +94,16 @@ public sealed class McuTmcSpiChain
     public McuTmcSpiChain(ConfigWrapper config, int chainLen = 1)
     {
         _printer = config.GetPrinter();
+        Mutex = _printer.Reactor.Mutex();
         ChainLen = chainLen;
         string? share = chainLen > 1 ? "tmc_spi_cs" : null;
         Spi = McuSpi.FromConfig(config, 3, defaultSpeed: 4000000, shareType: share);
     }
 
     public int ChainLen { get; }
+
+    /// <summary>Held for each register access of any driver on the chain.</summary>
+    public ReactorMutex Mutex { get; }
 
     public McuSpi Spi { get; }
 
@@ -198,13 +202,19 @@ public sealed class McuTmcSpi : IMcuTmc
 
     public TmcFieldHelper GetFields() => _fields;
 
-    public (long? Data, double ReceiveTime) GetRegisterRaw(string regName) => _tmcSpi.RegRead(NameToReg[regName], _chainPos);
+    public (long? Data, double ReceiveTime) GetRegisterRaw(string regName)
+    {
+        int reg = NameToReg[regName];
+        using var held = _tmcSpi.Mutex.Lock();
+        return _tmcSpi.RegRead(reg, _chainPos);
+    }
 
     public long GetRegister(string regName) => GetRegisterRaw(regName).Data ?? 0;
 
     public void SetRegister(string regName, long val, double? printTime = null)
     {
         int reg = NameToReg[regName];
+        using var held = _tmcSpi.Mutex.Lock();
         for (int retry = 0; retry < 5; retry++)
         {
             long v = _tmcSpi.RegWrite(reg, val, _chainPos, printTime);

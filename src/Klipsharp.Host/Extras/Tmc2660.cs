@@ -106,10 +106,12 @@ public sealed class McuTmc2660Spi : IMcuTmc
     private readonly Printer _printer;
     private readonly McuSpi _spi;
     private readonly TmcFieldHelper _fields;
+    private readonly ReactorMutex _mutex;
 
     public McuTmc2660Spi(ConfigWrapper config, IReadOnlyDictionary<string, int> nameToReg, TmcFieldHelper fields)
     {
         _printer = config.GetPrinter();
+        _mutex = _printer.Reactor.Mutex();
         _spi = McuSpi.FromConfig(config, 0, defaultSpeed: 4000000);
         NameToReg = nameToReg;
         _fields = fields;
@@ -127,6 +129,7 @@ public sealed class McuTmc2660Spi : IMcuTmc
         int reg = NameToReg["DRVCONF"];
         if (_printer.IsFileOutput)
             return (0, 0.0);
+        using var held = _mutex.Lock();
         long oldRdsel = _fields.GetField("rdsel");
         long val = _fields.SetField("rdsel", newRdsel);
         byte[] msg = [(byte)(((val >> 16) | (long)reg) & 0xff), (byte)((val >> 8) & 0xff), (byte)(val & 0xff)];
@@ -147,6 +150,7 @@ public sealed class McuTmc2660Spi : IMcuTmc
             minclock = (ulong)_spi.GetMcu().PrintTimeToClock(pt);
         int reg = NameToReg[regName];
         byte[] msg = [(byte)(((val >> 16) | (long)reg) & 0xff), (byte)((val >> 8) & 0xff), (byte)(val & 0xff)];
+        using var held = _mutex.Lock();
         _spi.SpiSend(msg, minclock);
     }
 

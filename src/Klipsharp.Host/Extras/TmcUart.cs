@@ -50,6 +50,12 @@ public sealed class McuAnalogMux
     }
 }
 
+/// <summary>The per-MCU TMC UART mutexes (upstream PrinterTMCUartMutexes, printer object "tmc_uart").</summary>
+public sealed class PrinterTmcUartMutexes
+{
+    public Dictionary<Mcu.Mcu, ReactorMutex> McuToMutex { get; } = new();
+}
+
 /// <summary>A bit-banged TMC UART on an MCU, possibly shared by several drivers (upstream MCU_TMC_uart_bitbang).</summary>
 public sealed class McuTmcUartBitbang
 {
@@ -68,6 +74,7 @@ public sealed class McuTmcUartBitbang
     public McuTmcUartBitbang(PinParams rxPinParams, PinParams txPinParams, IReadOnlyList<string>? selectPinsDesc)
     {
         _mcu = OutputPins.ChipMcu(rxPinParams);
+        Mutex = LookupMutex(_mcu);
         _pullup = rxPinParams.Pullup;
         _rxPin = rxPinParams.Pin;
         _txPin = txPinParams.Pin;
@@ -76,6 +83,24 @@ public sealed class McuTmcUartBitbang
         if (selectPinsDesc is not null)
             _analogMux = new McuAnalogMux(_mcu, _cmdQueue, selectPinsDesc);
         _mcu.RegisterConfigCallback(BuildConfig);
+    }
+
+    /// <summary>Held for each register access: one TMC UART transfer at a time on an MCU (upstream lookup_tmc_uart_mutex).</summary>
+    public ReactorMutex Mutex { get; }
+
+    // The MCU's shared mutex, kept in the "tmc_uart" printer object
+    private static ReactorMutex LookupMutex(Mcu.Mcu mcu)
+    {
+        var printer = mcu.Printer;
+        var mutexes = printer.TryLookupObject<PrinterTmcUartMutexes>("tmc_uart");
+        if (mutexes is null)
+        {
+            mutexes = new PrinterTmcUartMutexes();
+            printer.AddObject("tmc_uart", mutexes);
+        }
+        if (!mutexes.McuToMutex.TryGetValue(mcu, out var mutex))
+            mutexes.McuToMutex[mcu] = mutex = printer.Reactor.Mutex();
+        return mutex;
     }
 
     private void BuildConfig()
@@ -248,9 +273,15 @@ public sealed class McuTmcUart : IMcuTmc
 
     public (long? Data, double ReceiveTime) GetRegisterRaw(string regName)
     {
-        int reg = NameToReg[regName];
         if (_printer.IsFileOutput)
             return (0, 0.0);
+        using var held = _mcuUart.Mutex.Lock();
+        return DoGetRegister(regName);
+    }
+
+    private (long? Data, double ReceiveTime) DoGetRegister(string regName)
+    {
+        int reg = NameToReg[regName];
         for (int retry = 0; retry < 5; retry++)
         {
             var val = _mcuUart.RegRead(_instanceId, _addr, reg);
@@ -267,13 +298,14 @@ public sealed class McuTmcUart : IMcuTmc
         int reg = NameToReg[regName];
         if (_printer.IsFileOutput)
             return;
+        using var held = _mcuUart.Mutex.Lock();
         for (int retry = 0; retry < 5; retry++)
         {
             long? ifcnt = _ifcnt;
             if (ifcnt is null)
-                _ifcnt = ifcnt = GetRegisterRaw("IFCNT").Data;
+                _ifcnt = ifcnt = DoGetRegister("IFCNT").Data;
             _mcuUart.RegWrite(_instanceId, _addr, reg, val, printTime);
-            _ifcnt = GetRegisterRaw("IFCNT").Data;
+            _ifcnt = DoGetRegister("IFCNT").Data;
             if (_ifcnt == ((ifcnt + 1) & 0xff))
                 return;
         }
