@@ -169,7 +169,8 @@ public sealed class Reactor
     private readonly object _asyncLock = new();
     private readonly SemaphoreSlim _wake = new(0);
     private readonly long _startTicks = Stopwatch.GetTimestamp();
-    private readonly List<Action<double>> _fds = new();
+    // Copy on write, like the timers: a pass iterates the handlers as they were when it began
+    private Action<double>[] _fds = [];
     private volatile bool _running;
     private double _nextTimer = Never;
 
@@ -305,11 +306,11 @@ public sealed class Reactor
     /// <summary>Registers an always-readable handler (a batch input file) dispatched before timers on each pass.</summary>
     public object RegisterFd(Action<double> onReadable)
     {
-        _fds.Add(onReadable);
+        _fds = [.. _fds, onReadable];
         return onReadable;
     }
 
-    public void UnregisterFd(object handle) => _fds.Remove((Action<double>)handle);
+    public void UnregisterFd(object handle) => _fds = Array.FindAll(_fds, fd => fd != (Action<double>)handle);
 
     // ---- greenlets
 
@@ -446,7 +447,7 @@ public sealed class Reactor
             if (!busy)
                 timeout = Math.Min(1.0, Math.Max(0.001, _nextTimer - eventtime));
             // "poll": the thread-callback queue and the (always readable) file handlers
-            var fds = _fds.Count > 0 ? _fds.ToArray() : [];
+            var fds = _fds;
             bool pipeReady = AsyncPending();
             if (!pipeReady && fds.Length == 0 && timeout > 0.0)
             {
@@ -476,7 +477,7 @@ public sealed class Reactor
             GotPipeSignal();
         foreach (var fd in fds)
         {
-            if (!_fds.Contains(fd))
+            if (Array.IndexOf(_fds, fd) < 0)
                 continue;
             fd(eventtime);
             if (gDispatch != _gDispatch)

@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using Klipsharp.Protocol;
+
 namespace Klipsharp.SimMcu;
 
 public sealed partial class SimulatedMcu
@@ -109,7 +112,7 @@ public sealed partial class SimulatedMcu
     // Bits the addressed chip waits before answering (SLAVECONF.SENDDELAY: 8, 24, 40, ... bit times).
     private int TmcSendDelayBits(TmcUartLine t, byte[] write)
     {
-        var bytes = UartDecode(write);
+        var bytes = TmcUartFrame.RemoveSerialBits(write);
         if (bytes == null || bytes.Count < 2 || !_tmcUartChips.TryGetValue((t.RxPin, t.TxPin, bytes[1]), out var chip))
             return 8;
         int sd = (int)(chip.Get(TmcSlaveconf) >> 8) & 0x0f;
@@ -132,7 +135,7 @@ public sealed partial class SimulatedMcu
     /// </summary>
     private byte[]? TmcUartExchange(TmcUartLine t, byte[] write)
     {
-        var bytes = UartDecode(write);
+        var bytes = TmcUartFrame.RemoveSerialBits(write);
         if (bytes == null || bytes.Count < 4 || (bytes[0] & 0x0f) != 0x05)
             return null;
         int addr = bytes[1];
@@ -141,7 +144,7 @@ public sealed partial class SimulatedMcu
         int reg = bytes[2];
         bool isWrite = (reg & 0x80) != 0;
         int len = isWrite ? 8 : 4;
-        if (bytes.Count < len || TmcCrc8(bytes, len - 1) != bytes[len - 1])
+        if (bytes.Count < len || TmcUartFrame.Crc8(CollectionsMarshal.AsSpan(bytes)[..(len - 1)]) != bytes[len - 1])
             return null;
         var chip = TmcUartChip(t.RxPin, t.TxPin, addr);
         reg &= 0x7f;
@@ -153,9 +156,9 @@ public sealed partial class SimulatedMcu
             return null;
         }
         uint data = TmcUartRead(chip, reg);
-        var reply = new List<byte> { 0x05, 0xff, (byte)reg, (byte)(data >> 24), (byte)(data >> 16), (byte)(data >> 8), (byte)data };
-        reply.Add(TmcCrc8(reply, reply.Count));
-        return UartEncode(reply);
+        byte[] reply = [0x05, 0xff, (byte)reg, (byte)(data >> 24), (byte)(data >> 16), (byte)(data >> 8), (byte)data, 0];
+        reply[^1] = TmcUartFrame.Crc8(reply.AsSpan(0, 7));
+        return TmcUartFrame.AddSerialBits(reply);
     }
 
     private TmcChip TmcUartChip(int rx, int tx, int addr)
@@ -206,68 +209,6 @@ public sealed partial class SimulatedMcu
             TmcDrvStatus => 0x80000000u | ((chip.Get(TmcGconf) & 0x4) == 0 ? 0x40000000u : 0u) | ((iholdIrun & 0x1f) << 16),
             _ => chip.Get(reg),
         };
-    }
-
-    /// <summary>CRC8-ATM of a TMC UART datagram, bits taken LSB first (as the chips compute it).</summary>
-    internal static byte TmcCrc8(IReadOnlyList<byte> data, int count)
-    {
-        int crc = 0;
-        for (int j = 0; j < count; j++)
-        {
-            int b = data[j];
-            for (int i = 0; i < 8; i++)
-            {
-                crc = ((crc >> 7) ^ (b & 1)) != 0 ? (crc << 1) ^ 0x07 : crc << 1;
-                crc &= 0xff;
-                b >>= 1;
-            }
-        }
-        return (byte)crc;
-    }
-
-    /// <summary>Line bits (LSB first) for bytes sent as UART frames: start bit 0, 8 data bits, stop bit 1.</summary>
-    internal static byte[] UartEncode(IReadOnlyList<byte> data)
-    {
-        int nbits = data.Count * 10;
-        var res = new byte[(nbits + 7) / 8];
-        for (int i = 0; i < data.Count; i++)
-        {
-            int frame = (data[i] << 1) | 0x200;
-            for (int k = 0; k < 10; k++)
-            {
-                int pos = i * 10 + k;
-                if (((frame >> k) & 1) != 0)
-                    res[pos >> 3] |= (byte)(1 << (pos & 7));
-            }
-        }
-        return res;
-    }
-
-    /// <summary>Bytes carried by line bits (LSB first, idle high); null on a framing error.</summary>
-    internal static List<byte>? UartDecode(byte[] line)
-    {
-        int nbits = line.Length * 8;
-        int Bit(int pos) => (line[pos >> 3] >> (pos & 7)) & 1;
-        var bytes = new List<byte>();
-        int p = 0;
-        while (p < nbits)
-        {
-            if (Bit(p) == 1)
-            {
-                p++;
-                continue;
-            }
-            if (p + 10 > nbits)
-                return null;
-            int b = 0;
-            for (int k = 0; k < 8; k++)
-                b |= Bit(p + 1 + k) << k;
-            if (Bit(p + 9) != 1)
-                return null;
-            bytes.Add((byte)b);
-            p += 10;
-        }
-        return bytes;
     }
 
     // ------------------------------------------------------------------

@@ -1,3 +1,4 @@
+using Klipsharp.Protocol;
 using System.Numerics;
 
 namespace Klipsharp.SimMcu.Tests;
@@ -5,43 +6,12 @@ namespace Klipsharp.SimMcu.Tests;
 /// <summary>Trinamic drivers behind the simulated MCU: TMC UART (tmcuart.c) and SPI datagrams.</summary>
 public class TmcSimTests
 {
-    // ---- test-side encoder/decoder, written from upstream tmc_uart.py's documented algorithm ----
+    // ---- datagrams as upstream tmc_uart.py builds them ----
 
-    private static byte Crc8(IEnumerable<byte> data)
-    {
-        int crc = 0;
-        foreach (byte d in data)
-        {
-            int b = d;
-            for (int i = 0; i < 8; i++)
-            {
-                if (((crc >> 7) ^ (b & 1)) != 0)
-                    crc = (crc << 1) ^ 0x07;
-                else
-                    crc <<= 1;
-                crc &= 0xff;
-                b >>= 1;
-            }
-        }
-        return (byte)crc;
-    }
+    // The framing itself is checked against upstream's own vectors in Klipsharp.Protocol.Tests
+    private static byte Crc8(IEnumerable<byte> data) => TmcUartFrame.Crc8(data.ToArray());
 
-    // Each byte becomes 10 line bits (start 0, data LSB first, stop 1), packed LSB first.
-    private static byte[] AddSerialBits(IReadOnlyList<byte> data)
-    {
-        BigInteger outBits = 0;
-        int pos = 0;
-        foreach (byte d in data)
-        {
-            BigInteger b = (d << 1) | 0x200;
-            outBits |= b << pos;
-            pos += 10;
-        }
-        var res = new byte[(pos + 7) / 8];
-        for (int i = 0; i < res.Length; i++)
-            res[i] = (byte)((outBits >> (i * 8)) & 0xff);
-        return res;
-    }
+    private static byte[] AddSerialBits(IReadOnlyList<byte> data) => TmcUartFrame.AddSerialBits(data.ToArray());
 
     private static byte[] EncodeRead(byte sync, byte addr, byte reg)
     {

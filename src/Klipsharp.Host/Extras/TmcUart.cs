@@ -1,3 +1,4 @@
+using Klipsharp.Protocol;
 using Klipsharp.Host.Configuration;
 using Klipsharp.Host.Mcu;
 
@@ -127,66 +128,29 @@ public sealed class McuTmcUartBitbang
         return instanceId;
     }
 
-    public static byte CalcCrc8(IEnumerable<byte> data)
-    {
-        int crc = 0;
-        foreach (byte b0 in data)
-        {
-            int b = b0;
-            for (int i = 0; i < 8; i++)
-            {
-                if (((crc >> 7) ^ (b & 0x01)) != 0)
-                    crc = (crc << 1) ^ 0x07;
-                else
-                    crc <<= 1;
-                crc &= 0xff;
-                b >>= 1;
-            }
-        }
-        return (byte)crc;
-    }
-
-    // Start bit 0, 8 data bits LSB first, stop bit 1 per byte, packed LSB first
-    private static byte[] AddSerialBits(IReadOnlyList<byte> data)
-    {
-        var res = new byte[(data.Count * 10 + 7) / 8];
-        int pos = 0;
-        foreach (byte d in data)
-        {
-            int b = (d << 1) | 0x200;
-            for (int k = 0; k < 10; k++, pos++)
-                if (((b >> k) & 1) != 0)
-                    res[pos >> 3] |= (byte)(1 << (pos & 7));
-        }
-        return res;
-    }
+    public static byte CalcCrc8(IEnumerable<byte> data) => TmcUartFrame.Crc8(data.ToArray());
 
     private static byte[] EncodeRead(byte sync, byte addr, byte reg)
     {
-        var msg = new List<byte> { sync, addr, reg };
-        msg.Add(CalcCrc8(msg));
-        return AddSerialBits(msg);
+        byte[] msg = [sync, addr, reg, 0];
+        msg[^1] = TmcUartFrame.Crc8(msg.AsSpan(0, 3));
+        return TmcUartFrame.AddSerialBits(msg);
     }
 
     private static byte[] EncodeWrite(byte sync, byte addr, byte reg, long val)
     {
-        var msg = new List<byte> { sync, addr, reg, (byte)((val >> 24) & 0xff), (byte)((val >> 16) & 0xff),
-            (byte)((val >> 8) & 0xff), (byte)(val & 0xff) };
-        msg.Add(CalcCrc8(msg));
-        return AddSerialBits(msg);
+        byte[] msg = [sync, addr, reg, (byte)(val >> 24), (byte)(val >> 16), (byte)(val >> 8), (byte)val, 0];
+        msg[^1] = TmcUartFrame.Crc8(msg.AsSpan(0, 7));
+        return TmcUartFrame.AddSerialBits(msg);
     }
 
     private static long? DecodeRead(byte reg, byte[] data)
     {
         if (data.Length != 10)
             return null;
-        System.Numerics.BigInteger mval = 0;
-        int pos = 0;
-        foreach (byte d in data)
-        {
-            mval |= (System.Numerics.BigInteger)d << pos;
-            pos += 8;
-        }
+        UInt128 mval = 0;
+        for (int i = 0; i < data.Length; i++)
+            mval |= (UInt128)data[i] << (8 * i);
         long val = (long)((((mval >> 31) & 0xff) << 24) | (((mval >> 41) & 0xff) << 16)
                           | (((mval >> 51) & 0xff) << 8) | ((mval >> 61) & 0xff));
         // Verify start/stop bits and crc
