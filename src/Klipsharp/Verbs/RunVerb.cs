@@ -543,6 +543,7 @@ public static class JitWarmup
 
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Only runs with a JIT; methods that were trimmed are simply not compiled.")]
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Only runs with a JIT; methods that were trimmed are simply not compiled.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2065", Justification = "Only runs with a JIT; methods that were trimmed are simply not compiled.")]
     private static void Run()
     {
         try
