@@ -51,7 +51,22 @@ public sealed class MotionQueuing
             _canPause = false;
         _flushTimer = _reactor.RegisterTimer(_canPause ? FlushHandler : FlushHandlerDebug);
         _printer.RegisterEventHandler("klippy:shutdown", () => { _canPause = false; });
+        // Batch mode: step generation runs on helper threads behind the G-code, up to
+        // the next point where anything else could see stepper state (see
+        // SyncStepGeneration); the output is the same as when it waits each round.
+        _queueStepGeneration = !_canPause && Environment.GetEnvironmentVariable("KLIPSHARP_QUEUED_STEPGEN") != "0";
+        if (_queueStepGeneration)
+        {
+            _steppersSyncMgr.QueuedRoundFlushed = FinalizeTrapqs;
+            _flushTimer.SkipsBarrier = true;
+            _reactor.CallbackBarrier = SyncStepGeneration;
+            _printer.ShutdownBarrier = SyncStepGeneration;
+            if (_printer.TryLookupObject<GCode.GCodeDispatch>("gcode") is { } gcode)
+                gcode.CommandBarrier = SyncStepGeneration;
+        }
     }
+
+    private readonly bool _queueStepGeneration;
 
     public double LastFlushTime { get; private set; }
 
@@ -100,6 +115,8 @@ public sealed class MotionQueuing
     {
         var ss = LookupSteppersSync(mcu);
         ss.SetupMoveQueue(mcu.Serial.MoveQueue, moveCount);
+        if (_queueStepGeneration && mcu.Serial is Mcu.FileMcuSerial fileSerial)
+            fileSerial.BeforeRawSend = SyncStepGeneration;
         double mcuFreq = mcu.SecondsToClock(1.0);
         ss.SetTime(0.0, mcuFreq);
     }
@@ -174,19 +191,52 @@ public sealed class MotionQueuing
         double clearHistoryTime = _clearHistoryTime;
         if (!_canPause)
             clearHistoryTime = Math.Max(0.0, trapqFreeTime - MoveHistoryExpire);
+        if (_queueStepGeneration)
+        {
+            // The trapqs are finalized when the round is flushed (FinalizeTrapqs)
+            var failure = _steppersSyncMgr.QueueGenSteps(flushTime, stepGenTime, clearHistoryTime, trapqFreeTime);
+            if (failure is not null)
+                ReportStepGenerationFailure(failure);
+            LastFlushTime = flushTime;
+            LastStepGenTime = stepGenTime;
+            return;
+        }
         var failed = _steppersSyncMgr.GenSteps(flushTime, stepGenTime, clearHistoryTime);
         if (failed is not null)
-        {
-            const string msg = "Internal error in stepcompress";
-            string queueName = _syncEmitterToName.GetValueOrDefault(failed, "?");
-            _printer.Log?.Invoke($"{msg}: queue {queueName} flush_time={flushTime} step_gen_time={stepGenTime} last_flush_time={LastFlushTime} last_step_gen_time={LastStepGenTime} clear_history_time={clearHistoryTime}");
-            _printer.InvokeShutdown(msg);
-            throw new McuError(msg);
-        }
+            ReportStepGenerationFailure(new GenStepsFailure(failed, flushTime, stepGenTime, clearHistoryTime, LastFlushTime, LastStepGenTime));
         LastFlushTime = flushTime;
         LastStepGenTime = stepGenTime;
+        FinalizeTrapqs(trapqFreeTime, clearHistoryTime);
+    }
+
+    private void FinalizeTrapqs(double trapqFreeTime, double clearHistoryTime)
+    {
         foreach (var trapq in _trapqs)
             trapq.FinalizeMoves(trapqFreeTime, clearHistoryTime);
+    }
+
+    private void ReportStepGenerationFailure(GenStepsFailure f)
+    {
+        const string msg = "Internal error in stepcompress";
+        string queueName = _syncEmitterToName.GetValueOrDefault(f.Emitter, "?");
+        _printer.Log?.Invoke($"{msg}: queue {queueName} flush_time={f.FlushTime} step_gen_time={f.GenStepsTime} last_flush_time={f.LastFlushTime} last_step_gen_time={f.LastGenStepsTime} clear_history_time={f.ClearHistoryTime}");
+        _printer.InvokeShutdown(msg);
+        throw new McuError(msg);
+    }
+
+    /// <summary>
+    /// Finish the step generation still running behind the G-code (batch mode) and
+    /// flush its messages. Anything that reads or changes stepper, trapq or step
+    /// compression state outside the G0/G1 path calls this first; the G-code
+    /// dispatcher and the reactor do so before every other command and callback.
+    /// </summary>
+    public void SyncStepGeneration()
+    {
+        if (!_queueStepGeneration)
+            return;
+        var failure = _steppersSyncMgr.SyncGenSteps();
+        if (failure is not null)
+            ReportStepGenerationFailure(failure);
     }
 
     private void AwaitFlushTime(double wantFlushTime)
@@ -209,6 +259,7 @@ public sealed class MotionQueuing
         double flushTime = NeedStepGenTime;
         AwaitFlushTime(flushTime);
         AdvanceFlushTime(flushTime);
+        SyncStepGeneration();
     }
 
     public double CalcStepGenRestart(double estPrintTime)

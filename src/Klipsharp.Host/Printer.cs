@@ -200,6 +200,13 @@ public sealed class Printer
     /// handlers get <paramref name="msg"/> and <paramref name="details"/> (they may rewrite the
     /// message shown to the user, e.g. "MCU 'mcu' shutdown: ...").
     /// </summary>
+    /// <summary>
+    /// Runs at shutdown before the "klippy:shutdown" handlers, so that background motion
+    /// work (batch step generation) is finished and sent first, as it would have been
+    /// without it.
+    /// </summary>
+    public Action? ShutdownBarrier { get; set; }
+
     public void InvokeShutdown(string msg, Dictionary<string, object?>? details = null)
     {
         if (IsShutdown)
@@ -207,6 +214,14 @@ public sealed class Printer
         Log?.Invoke($"Transition to shutdown state: {msg}");
         IsShutdown = true;
         SetState(msg);
+        try
+        {
+            ShutdownBarrier?.Invoke();
+        }
+        catch (Exception e)
+        {
+            Log?.Invoke($"Exception finishing background work at shutdown: {e}");
+        }
         foreach (var cb in Handlers("klippy:shutdown"))
         {
             try

@@ -92,6 +92,17 @@ public static class PrinterHost
         string result = printer.RunResult ?? "exit";
         try
         {
+            // Batch mode: step generation still running behind the G-code goes out first
+            printer.TryLookupObject<MotionQueuing>("motion_queuing")?.SyncStepGeneration();
+        }
+        catch (Exception e)
+        {
+            log?.Invoke($"Step generation failed at exit: {e.Message}");
+            if (result == "exit")
+                result = "error_exit";
+        }
+        try
+        {
             if (result == "firmware_restart")
                 printer.SendEvent("klippy:firmware_restart");
             printer.SendEvent("klippy:disconnect");

@@ -18,6 +18,9 @@ public sealed class ReactorTimer
     public double WakeTime { get; internal set; }
 
     internal bool Running;
+
+    /// <summary>Whether the callback runs without <see cref="Reactor.CallbackBarrier"/> first.</summary>
+    public bool SkipsBarrier { get; set; }
 }
 
 /// <summary>A one-shot result that a paused caller can wait on (upstream's reactor completion).</summary>
@@ -234,6 +237,8 @@ public sealed class Reactor
             double waketime = t.WakeTime;
             if (eventtime >= waketime)
             {
+                if (!t.SkipsBarrier)
+                    CallbackBarrier?.Invoke();
                 t.WakeTime = Never;
                 t.Running = true;
                 waketime = t.Callback(eventtime);
@@ -300,6 +305,13 @@ public sealed class Reactor
 
     /// <summary>A mutex whose waiters pause in the reactor (upstream reactor.mutex()).</summary>
     public ReactorMutex Mutex(bool isLocked = false) => new(this, isLocked);
+
+    /// <summary>
+    /// Runs before every timer callback (unless the timer skips it): lets background
+    /// work that callbacks must not see half done finish first. File handlers (batch
+    /// input) are responsible for themselves.
+    /// </summary>
+    public Action? CallbackBarrier { get; set; }
 
     // ---- file handlers
 

@@ -84,6 +84,9 @@ public sealed class RingBuffer<T> where T : struct
 
     public int Count => _count;
 
+    /// <summary>Number of elements ever added (so Count less than this were removed).</summary>
+    public long TotalAdded { get; private set; }
+
     /// <summary>Element <paramref name="index"/> counted from the oldest (0) to the newest (Count-1).</summary>
     public ref T this[int index]
     {
@@ -113,6 +116,7 @@ public sealed class RingBuffer<T> where T : struct
         if (i >= _items.Length)
             i -= _items.Length;
         _count++;
+        TotalAdded++;
         _items[i] = default;
         return ref _items[i];
     }

@@ -3,12 +3,14 @@ using System.Diagnostics;
 namespace Klipsharp.Motion;
 
 /// <summary>
-/// Runs the step generation of several emitters at once (upstream generates each
-/// stepper on its own thread). The calling thread takes part; helper threads pick
-/// emitters from a shared counter. Each emitter only touches its own stepcompress and
-/// kinematics and reads the trapqs, so the results do not depend on which thread ran
-/// it; errors are logged afterwards in emitter order, as a sequential run logs them.
-/// Each <see cref="SteppersSyncManager"/> owns its own workers.
+/// Runs step generation rounds (one <see cref="SteppersSyncManager.GenSteps"/> call
+/// each) on helper threads and the calling thread. Upstream generates each stepper on
+/// its own thread; here any thread takes the next (round, emitter) job, one emitter's
+/// rounds always run in order and never two at once, so the results do not depend on
+/// which thread ran them. Rounds may be left running while the caller goes on
+/// (pipelined generation); <see cref="WaitAll"/> finishes them. Results, errors and
+/// message counts are kept per round so that the caller can flush each round exactly
+/// as if it had been generated alone.
 /// </summary>
 internal sealed class StepGenWorkers
 {
@@ -16,35 +18,55 @@ internal sealed class StepGenWorkers
     // quick succession while a file is processed.
     private static readonly long SpinTicks = Stopwatch.Frequency / 20000; // 50 us
 
-    private readonly object _lock = new();
-    private Job[] _jobs = new Job[8];
-    private int _jobCount;
-    private double _genStepsTime;
-    // The current round's work: round number (high 32 bits), job count (16 bits) and
-    // next job to take (low 16 bits), changed as one value so that a thread still
-    // looking at an old round can never take a job of the next one.
-    private long _work;
-    private int _doneJobs;
-    private long _round;
-    private int _sleepingWorkers;
-    private bool _mainSleeping, _stopped;
-    // Time this thread spent generating and waiting for helpers over the last rounds.
-    private long _windowBusy, _windowWait;
-    private int _windowRounds, _sequentialRounds;
-    private static long s_sharedRounds, s_aloneRounds, s_busyTicks, s_waitTicks, s_helperJobs;
+    // Helper threads end after this long without work, so the helpers of a manager
+    // that is no longer used (a restarted printer, a finished test) do not linger.
+    private const int IdleExitMs = 2000;
 
-    /// <summary>Counters for benchmarking: rounds shared and run alone, time generating and waiting.</summary>
-    public static string Statistics =>
-        $"stepgen: shared rounds={s_sharedRounds} alone={s_aloneRounds} " +
-        $"main busy={s_busyTicks * 1000 / Stopwatch.Frequency}ms waiting={s_waitTicks * 1000 / Stopwatch.Frequency}ms helper jobs={s_helperJobs}";
-    private Exception? _failure;
-
-    private struct Job
+    /// <summary>One posted round: its inputs and, per emitter, its results.</summary>
+    internal sealed class Round
     {
-        public SyncEmitter Emitter;
-        public ulong FlushClock, ClearClock;
-        public List<string>? Errors;
+        public double FlushTime, GenStepsTime, ClearHistoryTime, TrapqFreeTime;
+        public double LastFlushTime, LastGenStepsTime;
+        public ulong[] FlushClock = [], ClearClock = [], SyncFlushClock = [];
+        public int[] Result = [];
+        public List<string>?[] Errors = [];
+        // Number of messages the emitter's queue had received when the round was done.
+        public long[] MessageLimit = [];
+
+        public void Size(int emitters, int syncs)
+        {
+            if (SyncFlushClock.Length != syncs)
+                SyncFlushClock = new ulong[syncs];
+            if (Result.Length == emitters)
+                return;
+            FlushClock = new ulong[emitters];
+            ClearClock = new ulong[emitters];
+            Result = new int[emitters];
+            Errors = new List<string>?[emitters];
+            MessageLimit = new long[emitters];
+        }
     }
+
+    private readonly object _lock = new();
+    private readonly int _helpers;
+    private SyncEmitter[] _emitters = [];
+    // Per emitter: whether it has steps to generate, the next round to generate
+    // (index into _rounds) and whether a thread is generating it now.
+    private bool[] _hasJobs = [];
+    private int[] _next = [];
+    private bool[] _busy = [];
+    private readonly List<Round> _rounds = new();
+    private readonly Stack<Round> _freeRounds = new();
+    private int _pendingJobs, _jobsPerRound;
+    private int _liveThreads, _sleepingWorkers;
+    private bool _mainWaiting, _stopped;
+    private Exception? _failure;
+    private static long s_rounds, s_mainJobs, s_helperJobs, s_waitTicks;
+
+    /// <summary>Counters for benchmarking: rounds, jobs run by the caller and by helpers, time the caller waited.</summary>
+    public static string Statistics =>
+        $"stepgen: rounds={s_rounds} main jobs={s_mainJobs} helper jobs={s_helperJobs} " +
+        $"waiting={s_waitTicks * 1000 / Stopwatch.Frequency}ms";
 
     /// <summary>
     /// Number of helper threads step generation uses by default: one less than the CPU
@@ -85,14 +107,7 @@ internal sealed class StepGenWorkers
         return -1.0;
     }
 
-    // Helper threads end after this long without a round, so the helpers of a manager
-    // that is no longer used (a restarted printer, a finished test) do not linger.
-    private const int IdleExitMs = 2000;
-
-    private readonly int _helpers;
-    private int _liveThreads;
-
-    /// <summary>Workers with <paramref name="helpers"/> helper threads, started on the first <see cref="Run"/>.</summary>
+    /// <summary>Workers with <paramref name="helpers"/> helper threads, started with the first round.</summary>
     public StepGenWorkers(int helpers)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(helpers);
@@ -102,17 +117,8 @@ internal sealed class StepGenWorkers
     /// <summary>Number of helper threads.</summary>
     public int Helpers => _helpers;
 
-    // Start helpers up to the wanted count (caller holds _lock).
-    private void StartMissingHelpers()
-    {
-        while (_liveThreads < _helpers)
-        {
-            _liveThreads++;
-            long seen = _round;
-            var t = new Thread(() => WorkerLoop(seen)) { IsBackground = true, Name = "stepgen" + _liveThreads };
-            t.Start();
-        }
-    }
+    /// <summary>Rounds posted and not yet taken back with <see cref="TakeRounds"/>.</summary>
+    public int RoundCount => _rounds.Count;
 
     /// <summary>End the helper threads (they also end by themselves when idle).</summary>
     public void Stop()
@@ -124,189 +130,266 @@ internal sealed class StepGenWorkers
         }
     }
 
-    public void Clear() => _jobCount = 0;
-
-    public void Add(SyncEmitter se, ulong flushClock, ulong clearClock)
+    /// <summary>A round to fill in and pass to <see cref="Post"/>, sized for <paramref name="emitters"/>.</summary>
+    public Round NewRound(IReadOnlyList<SyncEmitter> emitters, int syncs)
     {
-        if (_jobCount == 0xffff)
-            throw new InvalidOperationException("too many step generation jobs");
-        if (_jobCount == _jobs.Length)
-            Array.Resize(ref _jobs, _jobs.Length * 2);
-        ref Job j = ref _jobs[_jobCount++];
-        j.Emitter = se;
-        j.FlushClock = flushClock;
-        j.ClearClock = clearClock;
-        j.Errors = null;
+        if (_rounds.Count == 0 && !SameEmitters(emitters))
+        {
+            // Emitters are added while the printer is configured, before any round runs
+            lock (_lock)
+            {
+                _emitters = [.. emitters];
+                _hasJobs = new bool[_emitters.Length];
+                _next = new int[_emitters.Length];
+                _busy = new bool[_emitters.Length];
+                _jobsPerRound = 0;
+                for (int i = 0; i < _emitters.Length; i++)
+                {
+                    _hasJobs[i] = _emitters[i].GeneratesSteps;
+                    if (_hasJobs[i])
+                        _jobsPerRound++;
+                }
+            }
+            _freeRounds.Clear();
+        }
+        else if (!SameEmitters(emitters))
+        {
+            throw new InvalidOperationException("step generation emitters changed while rounds were running");
+        }
+        Round r = _freeRounds.Count != 0 ? _freeRounds.Pop() : new Round();
+        r.Size(_emitters.Length, syncs);
+        return r;
     }
 
-    /// <summary>Generate every added job; returns once all are done. Logs errors in job order.</summary>
-    public void Run(double genStepsTime)
+    private bool SameEmitters(IReadOnlyList<SyncEmitter> emitters)
     {
-        _genStepsTime = genStepsTime;
-        if (_sequentialRounds > 0)
+        if (emitters.Count != _emitters.Length)
+            return false;
+        for (int i = 0; i < _emitters.Length; i++)
+            if (emitters[i] != _emitters[i] || emitters[i].GeneratesSteps != _hasJobs[i])
+                return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Start generating a round. Emitters without steps get their message count now;
+    /// the caller keeps going and helps only while more than
+    /// <paramref name="aheadRounds"/> rounds are waiting.
+    /// </summary>
+    public void Post(Round r, int aheadRounds)
+    {
+        for (int i = 0; i < _emitters.Length; i++)
         {
-            // The helpers kept this thread waiting (a busy machine): go on alone for a while
-            _sequentialRounds--;
-            s_aloneRounds++;
-            for (int i = 0; i < _jobCount; i++)
-                RunJob(ref _jobs[i]);
+            r.Result[i] = 0;
+            r.Errors[i] = null;
+            if (!_hasJobs[i])
+                r.MessageLimit[i] = _emitters[i].MessageQueue.TotalAdded;
         }
-        else
+        lock (_lock)
         {
-            RunShared();
+            _rounds.Add(r);
+            _pendingJobs += _jobsPerRound;
+            if (_liveThreads < _helpers)
+                StartMissingHelpers();
+            if (_sleepingWorkers != 0)
+                Monitor.PulseAll(_lock);
         }
+        s_rounds++;
+        // Help when the helpers fall behind
+        while (Volatile.Read(ref _pendingJobs) > aheadRounds * _jobsPerRound && RunOneJob(isMain: true))
+        {
+        }
+    }
+
+    /// <summary>Generate everything posted (helping the helpers), then return.</summary>
+    public void WaitAll()
+    {
+        while (RunOneJob(isMain: true))
+        {
+        }
+        if (Volatile.Read(ref _pendingJobs) == 0)
+            return;
+        long t0 = Stopwatch.GetTimestamp();
+        // Jobs the helpers are running: poll a little, then sleep
+        while (Volatile.Read(ref _pendingJobs) != 0)
+        {
+            if (Stopwatch.GetTimestamp() - t0 > SpinTicks)
+            {
+                lock (_lock)
+                {
+                    while (_pendingJobs != 0)
+                    {
+                        _mainWaiting = true;
+                        Monitor.Wait(_lock);
+                    }
+                    _mainWaiting = false;
+                }
+                break;
+            }
+            Thread.SpinWait(20);
+        }
+        s_waitTicks += Stopwatch.GetTimestamp() - t0;
+    }
+
+    /// <summary>
+    /// The finished rounds, oldest first, after <see cref="WaitAll"/>; hand each back
+    /// with <see cref="Recycle"/>. Throws if a job threw.
+    /// </summary>
+    public List<Round> TakeRounds(List<Round> into)
+    {
+        if (Volatile.Read(ref _pendingJobs) != 0)
+            throw new InvalidOperationException("step generation rounds are still running");
         Exception? failure = _failure;
+        lock (_lock)
+        {
+            into.AddRange(_rounds);
+            _rounds.Clear();
+            Array.Clear(_next);
+        }
         if (failure is not null)
         {
             _failure = null;
             throw new InvalidOperationException("step generation failed", failure);
         }
-        for (int i = 0; i < _jobCount; i++)
+        return into;
+    }
+
+    /// <summary>Return a round taken with <see cref="TakeRounds"/> for reuse.</summary>
+    public void Recycle(Round r) => _freeRounds.Push(r);
+
+    // Start helpers up to the wanted count (caller holds _lock).
+    private void StartMissingHelpers()
+    {
+        while (_liveThreads < _helpers)
         {
-            ref Job j = ref _jobs[i];
-            if (j.Errors is not null)
-                foreach (string e in j.Errors)
-                    MotionLog.Error(e);
-            if (j.Emitter.LastGenResult != 0)
-                MotionLog.Error($"Error in syncemitter '{j.Emitter.Name}' step generation");
+            _liveThreads++;
+            var t = new Thread(WorkerLoop) { IsBackground = true, Name = "stepgen" + _liveThreads };
+            t.Start();
         }
     }
 
-    private void RunShared()
+    // Claim the emitter whose next round is the oldest (caller holds _lock).
+    private int Claim()
     {
-        _doneJobs = 0;
+        int best = -1, bestRound = int.MaxValue;
+        int rounds = _rounds.Count;
+        for (int i = 0; i < _emitters.Length; i++)
+        {
+            if (!_hasJobs[i] || _busy[i])
+                continue;
+            int n = _next[i];
+            if (n < rounds && n < bestRound)
+            {
+                best = i;
+                bestRound = n;
+            }
+        }
+        if (best >= 0)
+            _busy[best] = true;
+        return best;
+    }
+
+    // Run one job if one can be claimed; false when none can.
+    private bool RunOneJob(bool isMain)
+    {
+        int e;
+        Round r;
         lock (_lock)
         {
-            if (_liveThreads < _helpers)
-                StartMissingHelpers();
-            _round++;
-            Volatile.Write(ref _work, ((_round & 0xffffffffL) << 32) | ((long)_jobCount << 16));
-            if (_sleepingWorkers != 0)
+            e = Claim();
+            if (e < 0)
+                return false;
+            r = _rounds[_next[e]];
+        }
+        RunJob(r, e);
+        lock (_lock)
+        {
+            _next[e]++;
+            _busy[e] = false;
+            if (--_pendingJobs == 0 && _mainWaiting)
                 Monitor.PulseAll(_lock);
+            else if (_sleepingWorkers != 0 && _next[e] < _rounds.Count)
+                Monitor.PulseAll(_lock); // that emitter's next round is free for a sleeping helper
         }
-        long t0 = Stopwatch.GetTimestamp();
-        RunJobs();
-        long t1 = Stopwatch.GetTimestamp(), t2 = t1;
-        // Wait for the jobs the helpers took
-        if (Volatile.Read(ref _doneJobs) != _jobCount)
-        {
-
-            while (Volatile.Read(ref _doneJobs) != _jobCount)
-            {
-                if (Stopwatch.GetTimestamp() - t1 > SpinTicks)
-                {
-                    lock (_lock)
-                    {
-                        while (Volatile.Read(ref _doneJobs) != _jobCount)
-                        {
-                            _mainSleeping = true;
-                            Monitor.Wait(_lock);
-                        }
-                        _mainSleeping = false;
-                    }
-                    break;
-                }
-                Thread.SpinWait(20);
-            }
-            t2 = Stopwatch.GetTimestamp();
-        }
-        // Sharing pays while this thread rarely waits for a helper; when it waits longer
-        // than it works (the helpers do not get a CPU in time), generate alone for a while.
-        _windowBusy += t1 - t0;
-        _windowWait += t2 - t1;
-        s_sharedRounds++;
-        s_busyTicks += t1 - t0;
-        s_waitTicks += t2 - t1;
-        if (++_windowRounds == 64)
-        {
-            if (_windowWait > _windowBusy)
-                _sequentialRounds = 1024;
-            _windowRounds = 0;
-            _windowBusy = _windowWait = 0;
-        }
+        if (isMain)
+            s_mainJobs++;
+        else
+            Interlocked.Increment(ref s_helperJobs);
+        return true;
     }
 
-    // Take jobs until none is left; returns how many this thread ran.
-    private int RunJobs()
+    private void RunJob(Round r, int e)
     {
-        for (int ran = 0; ; ran++)
-        {
-            long work = Volatile.Read(ref _work);
-            int count = (int)(work >> 16) & 0xffff, i = (int)work & 0xffff;
-            if (i >= count)
-                return ran;
-            if (Interlocked.CompareExchange(ref _work, work + 1, work) != work)
-            {
-                ran--;
-                continue;
-            }
-            RunJob(ref _jobs[i]);
-            // Check _mainSleeping under the lock: read outside it, the main thread could
-            // see the job not done, then set _mainSleeping after this thread looked, and
-            // wait forever (an intermittent hang found by motion-fuzz)
-            if (Interlocked.Increment(ref _doneJobs) == count)
-            {
-                lock (_lock)
-                    if (_mainSleeping)
-                        Monitor.PulseAll(_lock);
-            }
-        }
-    }
-
-    private void RunJob(ref Job j)
-    {
+        SyncEmitter se = _emitters[e];
         try
         {
             MotionLog.BeginCapture();
-            j.Emitter.LastGenResult = j.Emitter.GenerateSteps(_genStepsTime, j.FlushClock, j.ClearClock);
+            r.Result[e] = se.GenerateSteps(r.GenStepsTime, r.FlushClock[e], r.ClearClock[e]);
         }
-        catch (Exception e)
+        catch (Exception ex)
         {
-            j.Emitter.LastGenResult = StepCompress.ErrorRet;
-            Interlocked.CompareExchange(ref _failure, e, null);
+            r.Result[e] = StepCompress.ErrorRet;
+            Interlocked.CompareExchange(ref _failure, ex, null);
         }
         finally
         {
-            j.Errors = MotionLog.EndCapture();
+            r.Errors[e] = MotionLog.EndCapture();
+            r.MessageLimit[e] = se.MessageQueue.TotalAdded;
         }
     }
 
-    private void WorkerLoop(long seen)
+    private void WorkerLoop()
     {
         for (;;)
         {
-            // Wait for the next round: poll for a while, then sleep
+            if (RunOneJob(isMain: false))
+                continue;
+            // Nothing to take: poll for a while, then sleep
             long start = Stopwatch.GetTimestamp();
-            while (Volatile.Read(ref _round) == seen)
+            bool found = false;
+            while (Stopwatch.GetTimestamp() - start <= SpinTicks)
             {
-                if (Stopwatch.GetTimestamp() - start > SpinTicks)
+                if (HasClaimableJob())
                 {
-                    lock (_lock)
-                    {
-                        while (_round == seen)
-                        {
-                            if (_stopped)
-                            {
-                                _liveThreads--;
-                                return;
-                            }
-                            _sleepingWorkers++;
-                            bool signalled = Monitor.Wait(_lock, IdleExitMs);
-                            _sleepingWorkers--;
-                            if (!signalled && _round == seen)
-                            {
-                                // Idle: end; the next round starts a new helper
-                                _liveThreads--;
-                                return;
-                            }
-                        }
-                    }
+                    found = true;
                     break;
                 }
                 Thread.SpinWait(20);
             }
-            seen = Volatile.Read(ref _round);
-            Interlocked.Add(ref s_helperJobs, RunJobs());
+            if (found)
+                continue;
+            lock (_lock)
+            {
+                while (!HasClaimableJobLocked())
+                {
+                    if (_stopped)
+                    {
+                        _liveThreads--;
+                        return;
+                    }
+                    _sleepingWorkers++;
+                    bool signalled = Monitor.Wait(_lock, IdleExitMs);
+                    _sleepingWorkers--;
+                    if (!signalled && !HasClaimableJobLocked())
+                    {
+                        // Idle: end; the next round starts a new helper
+                        _liveThreads--;
+                        return;
+                    }
+                }
+            }
         }
+    }
+
+    // A racy look (no lock) used only to stop polling.
+    private bool HasClaimableJob() => Volatile.Read(ref _pendingJobs) > 0;
+
+    private bool HasClaimableJobLocked()
+    {
+        int rounds = _rounds.Count;
+        for (int i = 0; i < _emitters.Length; i++)
+            if (_hasJobs[i] && !_busy[i] && _next[i] < rounds)
+                return true;
+        return false;
     }
 }

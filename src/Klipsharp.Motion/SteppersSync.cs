@@ -69,6 +69,9 @@ public sealed class SyncEmitter
         sc.HistoryExpire(clearHistoryClock);
         return 0;
     }
+
+    // Whether GenerateSteps has work: a step compressor fed by kinematics.
+    internal bool GeneratesSteps => StepCompress is not null && StepperKinematics is not null;
 }
 
 /// <summary>
@@ -154,7 +157,11 @@ public sealed class SteppersSync
     }
 
     /// <summary>Send, in req_clock order, every queued message due by <paramref name="moveClock"/> (steppersync_flush).</summary>
-    public void Flush(ulong moveClock)
+    public void Flush(ulong moveClock) => Flush(moveClock, null, 0);
+
+    // steppersync_flush; with messageLimits, an emitter's messages beyond the count
+    // its queue had when a queued round was generated wait for a later flush.
+    internal void Flush(ulong moveClock, long[]? messageLimits, int firstEmitter)
     {
         int count = 0;
         List<SyncEmitter> emitters = _emitters;
@@ -166,7 +173,8 @@ public sealed class SteppersSync
             for (int i = 0; i < emitters.Count; i++)
             {
                 RingBuffer<MoveQueueMessage> q = emitters[i].MessageQueue;
-                if (q.Count != 0 && q.First.ReqClock < reqClock)
+                if (q.Count != 0 && q.First.ReqClock < reqClock
+                    && (messageLimits is null || q.TotalAdded - q.Count < messageLimits[firstEmitter + i]))
                 {
                     best = emitters[i];
                     reqClock = q.First.ReqClock;
@@ -200,15 +208,40 @@ public sealed class SteppersSync
     }
 }
 
+/// <summary>A step generation round that failed (see <see cref="SteppersSyncManager.SyncGenSteps"/>).</summary>
+public sealed record GenStepsFailure(SyncEmitter Emitter, double FlushTime, double GenStepsTime,
+    double ClearHistoryTime, double LastFlushTime, double LastGenStepsTime);
+
 /// <summary>
 /// All MCUs' <see cref="SteppersSync"/> objects (upstream's steppersyncmgr): one call
 /// generates the steps of every stepper and flushes each MCU's messages.
+/// <para>
+/// Rounds can also be queued (<see cref="QueueGenSteps"/>): they are generated on the
+/// helper threads while the caller goes on, and flushed in order when the caller
+/// syncs, each exactly as a <see cref="GenSteps"/> call at that point would have. Until
+/// then the steppers and trapqs belong to step generation: a trapq syncs by itself
+/// before a change that the queued rounds could see, and the host syncs before it
+/// touches stepper state (<see cref="SyncGenSteps"/>).
+/// </para>
 /// </summary>
 public sealed class SteppersSyncManager
 {
     private readonly List<SteppersSync> _syncs = new();
     private int _helperThreads = -1;
     private StepGenWorkers? _workers;
+    // Every emitter of every MCU, in MCU order; _syncFirst[i] is MCU i's first.
+    private readonly List<SyncEmitter> _allEmitters = new();
+    private int[] _syncFirst = [];
+    private readonly List<StepGenWorkers.Round> _doneRounds = new();
+    private readonly List<TrapQ> _guardedTrapqs = new();
+    private double _lastFlushTime, _lastGenStepsTime;
+    private GenStepsFailure? _deferredFailure;
+    private bool _syncing;
+
+    // Queued rounds the caller may run ahead of the helpers before it helps.
+    private const int AheadRounds = 2;
+    // Queued rounds after which the caller syncs (trapq history is only trimmed then).
+    private const int MaxQueuedRounds = 64;
 
     /// <summary>
     /// Helper threads for step generation (0 = generate on the calling thread only).
@@ -224,8 +257,14 @@ public sealed class SteppersSyncManager
         }
     }
 
-    // This manager's helper threads (started with the first shared round), or null when
-    // there is at most one emitter or no helper is wanted (then generation is sequential).
+    /// <summary>Called with (trapq free time, clear history time) after each queued round is flushed.</summary>
+    public Action<double, double>? QueuedRoundFlushed { get; set; }
+
+    /// <summary>True while queued rounds wait for <see cref="SyncGenSteps"/>.</summary>
+    public bool HasQueuedRounds => _workers is { RoundCount: > 0 };
+
+    // This manager's helper threads (started with the first round), or null when there
+    // is at most one emitter or no helper is wanted (then generation is sequential).
     private StepGenWorkers? Workers()
     {
         int emitters = 0;
@@ -264,6 +303,98 @@ public sealed class SteppersSyncManager
     /// </summary>
     public SyncEmitter? GenSteps(double flushTime, double genStepsTime, double clearHistoryTime)
     {
+        GenStepsFailure? earlier = SyncGenSteps();
+        if (earlier is not null)
+            return earlier.Emitter;
+        return RunRound(flushTime, genStepsTime, clearHistoryTime, double.NaN, queue: false)?.Emitter;
+    }
+
+    /// <summary>
+    /// Like <see cref="GenSteps"/>, but the generation may still be running when this
+    /// returns; <paramref name="trapqFreeTime"/> goes to <see cref="QueuedRoundFlushed"/>
+    /// once the round is flushed. Returns a failure of this or an earlier round found
+    /// now (the rounds after a failure are dropped), else null.
+    /// </summary>
+    public GenStepsFailure? QueueGenSteps(double flushTime, double genStepsTime, double clearHistoryTime, double trapqFreeTime)
+    {
+        if (_deferredFailure is not null || (_workers is { RoundCount: >= MaxQueuedRounds }))
+        {
+            GenStepsFailure? earlier = SyncGenSteps();
+            if (earlier is not null)
+                return earlier;
+        }
+        return RunRound(flushTime, genStepsTime, clearHistoryTime, trapqFreeTime, queue: true);
+    }
+
+    /// <summary>
+    /// Finish and flush every queued round, in order. Returns the first failure (also
+    /// one found by an earlier implicit sync), else null.
+    /// </summary>
+    public GenStepsFailure? SyncGenSteps()
+    {
+        if (!_syncing && _workers is { RoundCount: > 0 } workers)
+        {
+            _syncing = true;
+            try
+            {
+                workers.WaitAll();
+                foreach (TrapQ tq in _guardedTrapqs)
+                    tq.ClearQueuedReader();
+                _guardedTrapqs.Clear();
+                workers.TakeRounds(_doneRounds);
+                try
+                {
+                    foreach (StepGenWorkers.Round r in _doneRounds)
+                    {
+                        if (_deferredFailure is null)
+                            _deferredFailure = FlushRound(r, isQueued: true);
+                    }
+                }
+                finally
+                {
+                    foreach (StepGenWorkers.Round r in _doneRounds)
+                        workers.Recycle(r);
+                    _doneRounds.Clear();
+                }
+            }
+            finally
+            {
+                _syncing = false;
+            }
+        }
+        GenStepsFailure? failure = _deferredFailure;
+        _deferredFailure = null;
+        return failure;
+    }
+
+    // A sync that the motion objects ask for before a change queued rounds could see;
+    // a failure waits for the next QueueGenSteps or SyncGenSteps.
+    internal void SyncForChange()
+    {
+        GenStepsFailure? failure = SyncGenSteps();
+        if (failure is not null)
+            _deferredFailure = failure;
+    }
+
+    private void RefreshEmitters()
+    {
+        int count = 0;
+        for (int i = 0; i < _syncs.Count; i++)
+            count += _syncs[i].EmitterList.Count;
+        if (count == _allEmitters.Count && _syncFirst.Length == _syncs.Count)
+            return;
+        _allEmitters.Clear();
+        _syncFirst = new int[_syncs.Count];
+        for (int i = 0; i < _syncs.Count; i++)
+        {
+            _syncFirst[i] = _allEmitters.Count;
+            _allEmitters.AddRange(_syncs[i].EmitterList);
+        }
+    }
+
+    private GenStepsFailure? RunRound(double flushTime, double genStepsTime, double clearHistoryTime,
+        double trapqFreeTime, bool queue)
+    {
         // Bring trapq sentinels up to date before step generation reads them
         List<SteppersSync> syncs = _syncs;
         for (int i = 0; i < syncs.Count; i++)
@@ -272,53 +403,126 @@ public sealed class SteppersSyncManager
             for (int j = 0; j < ses.Count; j++)
             {
                 SyncEmitter se = ses[j];
-                if (se.StepCompress is null || se.StepperKinematics is null)
-                    continue;
-                se.StepperKinematics.TrapQ?.CheckSentinels();
+                if (se.GeneratesSteps)
+                    se.StepperKinematics!.TrapQ?.CheckSentinels();
             }
         }
+        StepGenWorkers? workers = Workers();
+        if (workers is null)
+            return RunSequential(flushTime, genStepsTime, clearHistoryTime, trapqFreeTime, queue);
         // Upstream generates on one thread per emitter; emitters are independent, so
         // the results are the same whichever thread runs them.
-        StepGenWorkers? workers = Workers();
-        if (workers is not null)
+        RefreshEmitters();
+        StepGenWorkers.Round r = workers.NewRound(_allEmitters, syncs.Count);
+        r.FlushTime = flushTime;
+        r.GenStepsTime = genStepsTime;
+        r.ClearHistoryTime = clearHistoryTime;
+        r.TrapqFreeTime = trapqFreeTime;
+        r.LastFlushTime = _lastFlushTime;
+        r.LastGenStepsTime = _lastGenStepsTime;
+        _lastFlushTime = flushTime;
+        _lastGenStepsTime = genStepsTime;
+        for (int i = 0; i < syncs.Count; i++)
         {
-            workers.Clear();
-            for (int i = 0; i < syncs.Count; i++)
+            SteppersSync ss = syncs[i];
+            ulong flushClock = ss.ClockFromTime(flushTime);
+            ulong clearClock = ss.ClockFromTime(clearHistoryTime);
+            r.SyncFlushClock[i] = flushClock;
+            for (int j = 0, k = _syncFirst[i]; j < ss.EmitterList.Count; j++, k++)
             {
-                SteppersSync ss = syncs[i];
-                ulong flushClock = ss.ClockFromTime(flushTime);
-                ulong clearClock = ss.ClockFromTime(clearHistoryTime);
-                List<SyncEmitter> ses = ss.EmitterList;
-                for (int j = 0; j < ses.Count; j++)
-                {
-                    SyncEmitter se = ses[j];
-                    if (se.StepCompress is null || se.StepperKinematics is null)
-                        se.LastGenResult = 0;
-                    else
-                        workers.Add(se, flushClock, clearClock);
-                }
-            }
-            workers.Run(genStepsTime);
-        }
-        else
-        {
-            for (int i = 0; i < syncs.Count; i++)
-            {
-                SteppersSync ss = syncs[i];
-                ulong flushClock = ss.ClockFromTime(flushTime);
-                ulong clearClock = ss.ClockFromTime(clearHistoryTime);
-                List<SyncEmitter> ses = ss.EmitterList;
-                for (int j = 0; j < ses.Count; j++)
-                {
-                    SyncEmitter se = ses[j];
-                    int ret = se.GenerateSteps(genStepsTime, flushClock, clearClock);
-                    se.LastGenResult = ret;
-                    if (ret != 0)
-                        MotionLog.Error($"Error in syncemitter '{se.Name}' step generation");
-                }
+                r.FlushClock[k] = flushClock;
+                r.ClearClock[k] = clearClock;
             }
         }
-        // Flush each MCU in order; after a failure no further MCU is flushed, as upstream.
+        if (!queue)
+        {
+            workers.Post(r, aheadRounds: 0);
+            workers.WaitAll();
+            workers.TakeRounds(_doneRounds);
+            try
+            {
+                return FlushRound(r, isQueued: false);
+            }
+            finally
+            {
+                workers.Recycle(r);
+                _doneRounds.Clear();
+            }
+        }
+        // The queued round reads the trapqs up to here: changes before that point wait
+        // for it (TrapQ syncs)
+        for (int k = 0; k < _allEmitters.Count; k++)
+        {
+            SyncEmitter se = _allEmitters[k];
+            if (!se.GeneratesSteps)
+                continue;
+            StepperKinematics sk = se.StepperKinematics!;
+            TrapQ? tq = sk.TrapQ;
+            if (tq is not null && tq.NoteQueuedReader(this, genStepsTime + sk.GenStepsPreActive))
+                _guardedTrapqs.Add(tq);
+        }
+        workers.Post(r, AheadRounds);
+        return null;
+    }
+
+    // Flush one generated round's messages, MCU by MCU; after a failure no further MCU
+    // is flushed, as upstream.
+    private GenStepsFailure? FlushRound(StepGenWorkers.Round r, bool isQueued)
+    {
+        List<SteppersSync> syncs = _syncs;
+        for (int k = 0; k < _allEmitters.Count; k++)
+        {
+            SyncEmitter se = _allEmitters[k];
+            se.LastGenResult = r.Result[k];
+            if (r.Errors[k] is { } errors)
+                foreach (string e in errors)
+                    MotionLog.Error(e);
+            if (r.Result[k] != 0)
+                MotionLog.Error($"Error in syncemitter '{se.Name}' step generation");
+        }
+        SyncEmitter? failed = null;
+        for (int i = 0; i < syncs.Count; i++)
+        {
+            List<SyncEmitter> ses = syncs[i].EmitterList;
+            for (int j = 0; j < ses.Count; j++)
+            {
+                if (ses[j].LastGenResult != 0)
+                    failed = ses[j];
+            }
+            if (failed is not null)
+                continue;
+            syncs[i].Flush(r.SyncFlushClock[i], r.MessageLimit, _syncFirst[i]);
+        }
+        if (failed is not null)
+            return new GenStepsFailure(failed, r.FlushTime, r.GenStepsTime, r.ClearHistoryTime, r.LastFlushTime, r.LastGenStepsTime);
+        if (isQueued)
+            QueuedRoundFlushed?.Invoke(r.TrapqFreeTime, r.ClearHistoryTime);
+        return null;
+    }
+
+    // One thread: each emitter in turn, then each MCU's flush.
+    private GenStepsFailure? RunSequential(double flushTime, double genStepsTime, double clearHistoryTime,
+        double trapqFreeTime, bool queue)
+    {
+        List<SteppersSync> syncs = _syncs;
+        double lastFlushTime = _lastFlushTime, lastGenStepsTime = _lastGenStepsTime;
+        _lastFlushTime = flushTime;
+        _lastGenStepsTime = genStepsTime;
+        for (int i = 0; i < syncs.Count; i++)
+        {
+            SteppersSync ss = syncs[i];
+            ulong flushClock = ss.ClockFromTime(flushTime);
+            ulong clearClock = ss.ClockFromTime(clearHistoryTime);
+            List<SyncEmitter> ses = ss.EmitterList;
+            for (int j = 0; j < ses.Count; j++)
+            {
+                SyncEmitter se = ses[j];
+                int ret = se.GenerateSteps(genStepsTime, flushClock, clearClock);
+                se.LastGenResult = ret;
+                if (ret != 0)
+                    MotionLog.Error($"Error in syncemitter '{se.Name}' step generation");
+            }
+        }
         SyncEmitter? failed = null;
         for (int i = 0; i < syncs.Count; i++)
         {
@@ -333,6 +537,10 @@ public sealed class SteppersSyncManager
                 continue;
             ss.Flush(ss.ClockFromTime(flushTime));
         }
-        return failed;
+        if (failed is not null)
+            return new GenStepsFailure(failed, flushTime, genStepsTime, clearHistoryTime, lastFlushTime, lastGenStepsTime);
+        if (queue)
+            QueuedRoundFlushed?.Invoke(trapqFreeTime, clearHistoryTime);
+        return null;
     }
 }

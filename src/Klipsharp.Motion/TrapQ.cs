@@ -110,6 +110,30 @@ public sealed partial class TrapQ
         m.Prev = m.Next = null;
     }
 
+    // A manager whose queued step generation rounds read this trapq up to
+    // _queuedReadLimit (print time); see SteppersSyncManager.QueueGenSteps.
+    private SteppersSyncManager? _queuedReader;
+    private double _queuedReadLimit = double.MinValue;
+
+    // Note a queued round reading up to readLimit; true if the trapq was not yet noted.
+    internal bool NoteQueuedReader(SteppersSyncManager reader, double readLimit)
+    {
+        bool added = _queuedReader is null;
+        _queuedReader = reader;
+        if (readLimit > _queuedReadLimit)
+            _queuedReadLimit = readLimit;
+        return added;
+    }
+
+    internal void ClearQueuedReader()
+    {
+        _queuedReader = null;
+        _queuedReadLimit = double.MinValue;
+    }
+
+    // Finish queued step generation before a change it could see.
+    private void SyncQueuedReader() => _queuedReader?.SyncForChange();
+
     /// <summary>Refresh the tail sentinel so it continues from the last pending move (trapq_check_sentinels).</summary>
     public void CheckSentinels()
     {
@@ -131,6 +155,13 @@ public sealed partial class TrapQ
     {
         Move tail = _tailSentinel;
         Move prev = tail.Prev!;
+        // Queued step generation stops at the first move that ends past its read limit,
+        // so appending only touches what it reads when the last move ends before that
+        if (_queuedReader is not null && prev.PrintTime + prev.MoveT <= _queuedReadLimit)
+        {
+            SyncQueuedReader();
+            prev = tail.Prev!;
+        }
         if (prev.PrintTime + prev.MoveT < m.PrintTime)
         {
             Move nullMove = AllocMove();
@@ -202,6 +233,7 @@ public sealed partial class TrapQ
     /// </summary>
     public void FinalizeMoves(double printTime, double clearHistoryTime)
     {
+        SyncQueuedReader();
         Move head = _headSentinel, tail = _tailSentinel;
         for (;;)
         {
@@ -235,6 +267,7 @@ public sealed partial class TrapQ
     /// <summary>Flush all moves, cut interrupted history at <paramref name="printTime"/> and add a position marker (trapq_set_position).</summary>
     public void SetPosition(double printTime, double posX, double posY, double posZ)
     {
+        SyncQueuedReader();
         FinalizeMoves(NeverTime, 0.0);
 
         while (_historyFirst is not null)
@@ -276,6 +309,7 @@ public sealed partial class TrapQ
     /// </summary>
     public int ExtractOld(Span<PullMove> dest, double startTime, double endTime)
     {
+        SyncQueuedReader();
         int res = 0, max = dest.Length;
         // Pending moves, walked from the tail (sentinels included, as upstream).
         for (Move? m = _tailSentinel; m is not null; m = m.Prev)

@@ -23,6 +23,21 @@ public sealed partial class GCodeDispatch
     private readonly Dictionary<string, Action<GCodeCommand>> _baseGcodeHandlers = new();
     private readonly Dictionary<string, Action<GCodeCommand>> _readyGcodeHandlers = new();
     private Dictionary<string, Action<GCodeCommand>> _gcodeHandlers;
+    // Handlers that may run without CommandBarrier (only the plain move path).
+    private readonly Dictionary<string, Action<GCodeCommand>> _barrierFree = new();
+
+    /// <summary>
+    /// Runs before every command except those marked with <see cref="MarkBarrierFree"/>:
+    /// background step generation finishes there (see MotionQueuing.SyncStepGeneration).
+    /// </summary>
+    public Action? CommandBarrier { get; set; }
+
+    /// <summary>
+    /// Let <paramref name="cmd"/> run without <see cref="CommandBarrier"/> while
+    /// <paramref name="handler"/> is its handler (a macro that replaces it does not).
+    /// Only for handlers that change nothing but G-code state and queue moves.
+    /// </summary>
+    public void MarkBarrierFree(string cmd, Action<GCodeCommand> handler) => _barrierFree[cmd] = handler;
     private readonly Dictionary<string, MuxEntry> _muxCommands = new();
     private readonly Dictionary<string, string> _gcodeHelp = new();
     private Dictionary<string, object?> _statusCommands = new();
@@ -385,6 +400,9 @@ public sealed partial class GCodeDispatch
             var handler = _gcodeHandlers.TryGetValue(cmd, out var h) ? h : CmdDefault;
             try
             {
+                if (CommandBarrier is { } barrier
+                    && !(_barrierFree.TryGetValue(cmd, out var free) && free == handler))
+                    barrier();
                 handler(gcmd);
             }
             catch (CommandError e) when (e is not McuError)

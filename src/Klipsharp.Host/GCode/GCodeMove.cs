@@ -55,6 +55,10 @@ public sealed class GCodeMove : IStatusProvider
         gcode.RegisterCommand("SAVE_GCODE_STATE", CmdSaveGcodeState, false, CmdSaveGcodeStateHelp);
         gcode.RegisterCommand("RESTORE_GCODE_STATE", CmdRestoreGcodeState, false, CmdRestoreGcodeStateHelp);
         gcode.RegisterCommand("G0", CmdG1);
+        // These only change G-code state and queue moves: step generation may go on
+        foreach (var (name, handler) in new (string, Action<GCodeCommand>)[]
+                 { ("G0", CmdG1), ("G1", CmdG1), ("M82", CmdM82), ("M83", CmdM83), ("G90", CmdG90), ("G91", CmdG91), ("G92", CmdG92) })
+            gcode.MarkBarrierFree(name, handler);
         gcode.RegisterCommand("M114", CmdM114, true);
         gcode.RegisterCommand("GET_POSITION", CmdGetPosition, true, CmdGetPositionHelp);
         _printer.RegisterEventHandler("klippy:ready", HandleReady);

@@ -24,7 +24,18 @@ public sealed class FileMcuSerial : IMcuSerial, IMoveQueueSink
 
     public IMoveQueueSink MoveQueue => this;
 
-    public void RawSend(ReadOnlySpan<byte> cmd, ulong minClock, ulong reqClock, CommandQueue queue) => _writer.Add(cmd);
+    /// <summary>
+    /// Runs before each command written outside the move queue, so that step messages
+    /// still being generated in the background are written first, in the order a host
+    /// without background generation writes them.
+    /// </summary>
+    public Action? BeforeRawSend { get; set; }
+
+    public void RawSend(ReadOnlySpan<byte> cmd, ulong minClock, ulong reqClock, CommandQueue queue)
+    {
+        BeforeRawSend?.Invoke();
+        _writer.Add(cmd);
+    }
 
     public void RegisterResponse(Action<McuResponse>? callback, string name, long? oid = null)
     {
