@@ -261,6 +261,7 @@ public abstract partial class StepperKinematics
     /// </summary>
     public double CheckActive(double flushTime)
     {
+        SyncQueued();
         if (TrapQ is null)
             return 0.0;
         TrapQ.CheckSentinels();
@@ -288,6 +289,7 @@ public abstract partial class StepperKinematics
     /// <summary>Attach a trapq (or none) and set the step distance (itersolve_set_trapq).</summary>
     public void SetTrapQ(TrapQ? tq, double stepDist)
     {
+        SyncQueued();
         TrapQ = tq;
         StepDist = stepDist;
     }
@@ -298,6 +300,7 @@ public abstract partial class StepperKinematics
     /// <summary>Stepper position for a stationary cartesian position (itersolve_calc_position_from_coord).</summary>
     public double CalcPositionFromCoord(double x, double y, double z)
     {
+        SyncQueued();
         // A zeroed, stationary 1000s move evaluated at its midpoint, as upstream.
         Move m = _scratchMove ??= new Move();
         m.PrintTime = 0.0;
@@ -312,9 +315,14 @@ public abstract partial class StepperKinematics
     /// <summary>Set the commanded position from a cartesian position (itersolve_set_position).</summary>
     public void SetPosition(double x, double y, double z)
     {
+        SyncQueued();
         CommandedPos = CalcPositionFromCoord(x, y, z);
     }
 
     /// <summary>The stepper position after the last generated step (itersolve_get_commanded_pos).</summary>
-    public double GetCommandedPos() => CommandedPos;
+    public double GetCommandedPos()
+    {
+        SyncQueued();
+        return CommandedPos;
+    }
 }

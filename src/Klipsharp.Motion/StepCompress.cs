@@ -186,12 +186,19 @@ public sealed class StepCompress
     /// <summary>Messages generated and not yet taken by a <see cref="SteppersSync"/>.</summary>
     public RingBuffer<MoveQueueMessage> MessageQueue => _msgQueue;
 
+    // The manager whose queued rounds may be generating this stepper; changes from
+    // outside step generation wait for them (see SteppersSyncManager.QueueGenSteps).
+    internal SteppersSyncManager? Owner { get; init; }
+
+    private void SyncQueued() => Owner?.SyncForChange();
+
     /// <summary>Details of the most recent error (null if none occurred).</summary>
     public StepCompressError? LastError { get; private set; }
 
     /// <summary>Set the stepper oid, the allowed error in ticks and the two command ids (stepcompress_fill).</summary>
     public void Fill(uint oid, uint maxError, int queueStepMsgtag, int setNextStepDirMsgtag)
     {
+        SyncQueued();
         _oid = oid;
         _maxError = maxError;
         _queueStepMsgtag = queueStepMsgtag;
@@ -201,6 +208,7 @@ public sealed class StepCompress
     /// <summary>Invert the direction pin sense (stepcompress_set_invert_sdir).</summary>
     public void SetInvertSdir(bool invertSdir)
     {
+        SyncQueued();
         int inv = invertSdir ? 1 : 0;
         if (inv != _invertSdir)
         {
@@ -241,6 +249,7 @@ public sealed class StepCompress
     /// <summary>Set the print-time-to-clock conversion (stepcompress_set_time).</summary>
     public void SetTime(double timeOffset, double mcuFreq)
     {
+        SyncQueued();
         _mcuTimeOffset = timeOffset;
         _mcuFreq = mcuFreq;
         CalcLastStepPrintTime();
@@ -641,6 +650,7 @@ public sealed class StepCompress
     /// <summary>Flush everything and restart at <paramref name="lastStepClock"/> with unknown direction (stepcompress_reset).</summary>
     public int Reset(ulong lastStepClock)
     {
+        SyncQueued();
         int ret = Flush(ulong.MaxValue);
         if (ret != 0)
             return ret;
@@ -653,6 +663,7 @@ public sealed class StepCompress
     /// <summary>Flush, set the step position and add a history marker at <paramref name="clock"/> (stepcompress_set_last_position).</summary>
     public int SetLastPosition(ulong clock, long lastPosition)
     {
+        SyncQueued();
         int ret = Flush(ulong.MaxValue);
         if (ret != 0)
             return ret;
@@ -667,6 +678,7 @@ public sealed class StepCompress
     /// <summary>Step position at a past <paramref name="clock"/>, from the history (stepcompress_find_past_position).</summary>
     public long FindPastPosition(ulong clock)
     {
+        SyncQueued();
         long lastPosition = _lastPosition;
         for (int idx = _history.Count - 1; idx >= 0; idx--)
         {
@@ -703,6 +715,7 @@ public sealed class StepCompress
     /// </summary>
     public int ExtractOld(Span<PullHistorySteps> dest, ulong startClock, ulong endClock)
     {
+        SyncQueued();
         int res = 0, max = dest.Length;
         for (int idx = _history.Count - 1; idx >= 0; idx--)
         {

@@ -61,11 +61,11 @@ internal sealed class StepGenWorkers
     private int _liveThreads, _sleepingWorkers;
     private bool _mainWaiting, _stopped;
     private Exception? _failure;
-    private static long s_rounds, s_mainJobs, s_helperJobs, s_waitTicks;
+    private static long s_rounds, s_syncs, s_mainJobs, s_helperJobs, s_waitTicks;
 
-    /// <summary>Counters for benchmarking: rounds, jobs run by the caller and by helpers, time the caller waited.</summary>
+    /// <summary>Counters for benchmarking: rounds, times the caller collected them, jobs run by the caller and by helpers, time the caller waited.</summary>
     public static string Statistics =>
-        $"stepgen: rounds={s_rounds} main jobs={s_mainJobs} helper jobs={s_helperJobs} " +
+        $"stepgen: rounds={s_rounds} syncs={s_syncs} main jobs={s_mainJobs} helper jobs={s_helperJobs} " +
         $"waiting={s_waitTicks * 1000 / Stopwatch.Frequency}ms";
 
     /// <summary>
@@ -240,6 +240,7 @@ internal sealed class StepGenWorkers
         if (Volatile.Read(ref _pendingJobs) != 0)
             throw new InvalidOperationException("step generation rounds are still running");
         Exception? failure = _failure;
+        s_syncs++;
         lock (_lock)
         {
             into.AddRange(_rounds);
@@ -318,9 +319,16 @@ internal sealed class StepGenWorkers
         return true;
     }
 
+    [ThreadStatic]
+    private static bool t_inJob;
+
+    /// <summary>True on a thread while it runs a generation job (which must not sync).</summary>
+    public static bool InJob => t_inJob;
+
     private void RunJob(Round r, int e)
     {
         SyncEmitter se = _emitters[e];
+        t_inJob = true;
         try
         {
             MotionLog.BeginCapture();
@@ -333,6 +341,7 @@ internal sealed class StepGenWorkers
         }
         finally
         {
+            t_inJob = false;
             r.Errors[e] = MotionLog.EndCapture();
             r.MessageLimit[e] = se.MessageQueue.TotalAdded;
         }

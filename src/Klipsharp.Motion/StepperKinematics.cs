@@ -24,6 +24,13 @@ public abstract partial class StepperKinematics
     public ActiveAxes ActiveFlags;
     public double GenStepsPreActive, GenStepsPostActive;
 
+    // The manager whose queued rounds may be generating this stepper; changes from
+    // outside step generation wait for them (see SteppersSyncManager.QueueGenSteps).
+    internal SteppersSyncManager? Owner { get; set; }
+
+    /// <summary>Wait for queued step generation that uses this stepper (call before changing its parameters).</summary>
+    protected void SyncQueued() => Owner?.SyncForChange();
+
     /// <summary>Stepper position (in mm or radians, as the kinematics defines) at <paramref name="moveTime"/> within <paramref name="m"/>.</summary>
     public abstract double CalcPosition(Move m, double moveTime);
 

@@ -10,11 +10,14 @@ public sealed class SyncEmitter
 {
     private readonly RingBuffer<MoveQueueMessage> _msgQueue = new(64);
 
-    internal SyncEmitter(string name, bool allocStepCompress)
+    private readonly SteppersSyncManager? _owner;
+
+    internal SyncEmitter(string name, bool allocStepCompress, SteppersSyncManager? owner)
     {
         Name = name;
+        _owner = owner;
         if (allocStepCompress)
-            StepCompress = new StepCompress(_msgQueue);
+            StepCompress = new StepCompress(_msgQueue) { Owner = owner };
     }
 
     /// <summary>The name given at allocation (used in error reports).</summary>
@@ -30,7 +33,13 @@ public sealed class SyncEmitter
     public RingBuffer<MoveQueueMessage> MessageQueue => _msgQueue;
 
     /// <summary>Set the stepper kinematics (syncemitter_set_stepper_kinematics).</summary>
-    public void SetStepperKinematics(StepperKinematics? sk) => StepperKinematics = sk;
+    public void SetStepperKinematics(StepperKinematics? sk)
+    {
+        _owner?.SyncForChange();
+        if (sk is not null)
+            sk.Owner = _owner;
+        StepperKinematics = sk;
+    }
 
     /// <summary>The stepper kinematics (syncemitter_get_stepper_kinematics).</summary>
     public StepperKinematics? GetStepperKinematics() => StepperKinematics;
@@ -44,6 +53,8 @@ public sealed class SyncEmitter
     {
         if (data.Length > MoveQueueMessage.MaxWords)
             throw new ArgumentException($"message has {data.Length} words, at most {MoveQueueMessage.MaxWords} allowed", nameof(data));
+        if (GeneratesSteps)
+            _owner?.SyncForChange(); // queued rounds append to this queue
         ref MoveQueueMessage qm = ref _msgQueue.AddLast();
         data.CopyTo(qm.Words);
         qm.Length = data.Length;
@@ -92,8 +103,11 @@ public sealed class SteppersSync
     // Upstream's MAX_CLOCK.
     private const ulong MaxClock = 0x7fffffffffffffffUL;
 
-    internal SteppersSync()
+    private readonly SteppersSyncManager? _owner;
+
+    internal SteppersSync(SteppersSyncManager? owner = null)
     {
+        _owner = owner;
     }
 
     /// <summary>The emitters of this MCU, in allocation order.</summary>
@@ -104,7 +118,7 @@ public sealed class SteppersSync
     /// <summary>Add an emitter (steppersync_alloc_syncemitter).</summary>
     public SyncEmitter AllocSyncEmitter(string name, bool allocStepCompress = true)
     {
-        var se = new SyncEmitter(name, allocStepCompress);
+        var se = new SyncEmitter(name, allocStepCompress, _owner);
         _emitters.Add(se);
         return se;
     }
@@ -119,6 +133,7 @@ public sealed class SteppersSync
     /// <summary>Set the print-time-to-clock conversion for this MCU and its steppers (steppersync_set_time).</summary>
     public void SetTime(double timeOffset, double mcuFreq)
     {
+        _owner?.SyncForChange();
         _estFreq = mcuFreq;
         _convTime = timeOffset;
         for (int i = 0; i < _emitters.Count; i++)
@@ -290,7 +305,7 @@ public sealed class SteppersSyncManager
     /// <summary>Add a per-MCU synchronizer (steppersyncmgr_alloc_steppersync).</summary>
     public SteppersSync AllocSteppersSync()
     {
-        var ss = new SteppersSync();
+        var ss = new SteppersSync(this);
         _syncs.Add(ss);
         return ss;
     }
@@ -371,6 +386,10 @@ public sealed class SteppersSyncManager
     // a failure waits for the next QueueGenSteps or SyncGenSteps.
     internal void SyncForChange()
     {
+        if (_workers is not { RoundCount: > 0 })
+            return;
+        if (StepGenWorkers.InJob)
+            throw new InvalidOperationException("step generation changed stepper state that queued rounds use");
         GenStepsFailure? failure = SyncGenSteps();
         if (failure is not null)
             _deferredFailure = failure;

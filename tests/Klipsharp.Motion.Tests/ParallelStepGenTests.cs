@@ -8,7 +8,7 @@ namespace Klipsharp.Motion.Tests;
 public class ParallelStepGenTests
 {
     // Four steppers (corexy pair, z, extruder with pressure advance) on back-and-forth moves.
-    private static List<MoveQueueMessage> Run(int helpers, int cycles)
+    private static List<MoveQueueMessage> Run(int helpers, int cycles, bool queued = false)
     {
         var ssm = new SteppersSyncManager { HelperThreads = helpers };
         SteppersSync ss = ssm.AllocSteppersSync();
@@ -50,22 +50,24 @@ public class ParallelStepGenTests
             while (sgTime + 0.25 < printTime - 0.5)
             {
                 sgTime += 0.25;
+                if (queued)
+                {
+                    Assert.Null(ssm.QueueGenSteps(sgTime - 0.05, sgTime, Math.Max(0.0, sgTime - 2.0), sgTime - 0.02));
+                    continue;
+                }
                 Assert.Null(ssm.GenSteps(sgTime - 0.05, sgTime, Math.Max(0.0, sgTime - 2.0)));
                 tq.FinalizeMoves(sgTime - 0.02, Math.Max(0.0, sgTime - 2.0));
                 etq.FinalizeMoves(sgTime - 0.02, Math.Max(0.0, sgTime - 2.0));
             }
         }
+        if (queued)
+            Assert.Null(ssm.SyncGenSteps());
         Assert.Null(ssm.GenSteps(printTime + 1.0, printTime + 1.0, 0.0));
         return sink.All.ToList();
     }
 
-    [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    public void HelperThreadsGiveTheSequentialMessages(int helpers)
+    private static void AssertSameMessages(List<MoveQueueMessage> expected, List<MoveQueueMessage> actual)
     {
-        List<MoveQueueMessage> expected = Run(0, 12);
-        List<MoveQueueMessage> actual = Run(helpers, 12);
         Assert.True(expected.Count > 1000, $"only {expected.Count} messages");
         Assert.Equal(expected.Count, actual.Count);
         for (int i = 0; i < expected.Count; i++)
@@ -73,6 +75,133 @@ public class ParallelStepGenTests
             Assert.Equal(Words(expected[i]), Words(actual[i]));
             Assert.Equal(expected[i].MinClock, actual[i].MinClock);
             Assert.Equal(expected[i].ReqClock, actual[i].ReqClock);
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void HelperThreadsGiveTheSequentialMessages(int helpers)
+    {
+        AssertSameMessages(Run(0, 12), Run(helpers, 12));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void QueuedRoundsGiveTheSequentialMessages(int helpers)
+    {
+        // Moves are appended while rounds are still queued, and the trapqs are
+        // finalized only when each round is flushed
+        AssertSameMessages(Run(0, 12), Run(helpers, 12, queued: true));
+    }
+
+    // One cartesian x stepper and a second emitter (so there is a helper) on a trapq.
+    private static (SteppersSyncManager Ssm, TrapQ Tq, RecordingSink Sink, SyncEmitter X) XyPrinter()
+    {
+        var ssm = new SteppersSyncManager { HelperThreads = 1 };
+        SteppersSync ss = ssm.AllocSteppersSync();
+        var sink = new RecordingSink();
+        var tq = new TrapQ();
+        SyncEmitter x = null!;
+        foreach (char axis in "xy")
+        {
+            SyncEmitter se = ss.AllocSyncEmitter("stepper_" + axis);
+            se.StepCompress!.Fill((uint)(axis - 'x'), 400, QueueStepTag, SetDirTag);
+            var sk = new CartesianStepperKinematics(axis);
+            sk.SetTrapQ(tq, 0.0125);
+            se.SetStepperKinematics(sk);
+            if (axis == 'x')
+                x = se;
+        }
+        ss.SetupMoveQueue(sink, 100);
+        ss.SetTime(0.0, 16_000_000.0);
+        return (ssm, tq, sink, x);
+    }
+
+    [Fact]
+    public void AppendingWhereAQueuedRoundReadsFinishesItFirst()
+    {
+        var (ssm, tq, sink, _) = XyPrinter();
+        tq.Append(1.0, 0.1, 0.5, 0.1, 0, 0, 0, 1, 0, 0, 0, 10, 100);
+        // A round that reads up to 1.5: appending after the last move (ends 1.7) is safe
+        Assert.Null(ssm.QueueGenSteps(1.45, 1.5, 0.0, 1.4));
+        tq.Append(1.7, 0.1, 0.5, 0.1, 6, 0, 0, 1, 0, 0, 0, 10, 100);
+        Assert.True(ssm.HasQueuedRounds);
+        Assert.Empty(sink.Batches);
+        // A round past the end of the moves (2.4) reads the tail: the next append waits
+        Assert.Null(ssm.QueueGenSteps(3.0, 3.0, 0.0, 2.9));
+        Assert.True(ssm.HasQueuedRounds);
+        tq.Append(3.5, 0.1, 0.5, 0.1, 12, 0, 0, 1, 0, 0, 0, 10, 100);
+        Assert.False(ssm.HasQueuedRounds);
+        Assert.NotEmpty(sink.Batches);
+    }
+
+    [Fact]
+    public void ChangingAStepperFinishesQueuedRoundsFirst()
+    {
+        var (ssm, tq, sink, x) = XyPrinter();
+        tq.Append(1.0, 0.1, 0.5, 0.1, 0, 0, 0, 1, 0, 0, 0, 10, 100);
+        Assert.Null(ssm.QueueGenSteps(0.9, 1.0, 0.0, 0.9));
+        Assert.Null(ssm.QueueGenSteps(1.45, 1.5, 0.0, 1.4));
+        Assert.True(ssm.HasQueuedRounds);
+        // The commanded position is step generation state
+        double pos = x.StepperKinematics!.GetCommandedPos();
+        Assert.False(ssm.HasQueuedRounds);
+        Assert.Equal(4.5, pos, 1); // 0.5 mm accelerating, then 0.4 s at 10 mm/s
+        Assert.NotEmpty(sink.Batches);
+    }
+
+    [Fact]
+    public void AQueuedFailureIsReportedWithItsRoundAndLaterRoundsAreDropped()
+    {
+        var errors = new List<string>();
+        Action<string>? old = MotionLog.ErrorHandler;
+        MotionLog.ErrorHandler = errors.Add;
+        try
+        {
+            var ssm = new SteppersSyncManager { HelperThreads = 2 };
+            SteppersSync ss = ssm.AllocSteppersSync();
+            var sink = new RecordingSink();
+            var tq = new TrapQ();
+            var emitters = new List<SyncEmitter>();
+            foreach (char axis in "xyz")
+            {
+                SyncEmitter se = ss.AllocSyncEmitter("stepper_" + axis);
+                se.StepCompress!.Fill((uint)(axis - 'x' + 4), 0, QueueStepTag, SetDirTag);
+                var sk = new CartesianStepperKinematics(axis);
+                sk.SetTrapQ(tq, 0.01);
+                se.SetStepperKinematics(sk);
+                emitters.Add(se);
+            }
+            ss.SetupMoveQueue(sink, 16);
+            ss.SetTime(0.0, 1_000_000.0);
+            tq.Append(1.0, 0, 0.000001, 0, 0, 0, 0, 0, 0.6, 0.8, 0, 10_000_000.0, 0);
+            tq.Append(5.0, 0, 1.0, 0, 0, 6, 8, 1, 0, 0, 1.0, 1.0, 0);
+            var flushed = new List<double>();
+            ssm.QueuedRoundFlushed = (free, clear) => flushed.Add(free);
+            Assert.Null(ssm.QueueGenSteps(0.5, 0.5, 0.0, 0.4));
+            Assert.Null(ssm.QueueGenSteps(2.0, 2.0, 0.0, 1.9));
+            Assert.Null(ssm.QueueGenSteps(5.5, 5.5, 0.0, 5.4));
+            GenStepsFailure? failure = ssm.SyncGenSteps();
+            Assert.NotNull(failure);
+            Assert.Same(emitters[2], failure.Emitter);
+            Assert.Equal(2.0, failure.FlushTime);
+            Assert.Equal(2.0, failure.GenStepsTime);
+            Assert.Equal(0.5, failure.LastFlushTime);
+            Assert.Equal(0.5, failure.LastGenStepsTime);
+            Assert.Equal([0.4], flushed); // only the round before the failure
+            Assert.Empty(sink.Batches);
+            Assert.Equal(4, errors.Count);
+            Assert.Equal("Error in syncemitter 'stepper_y' step generation", errors[1]);
+            Assert.Equal("Error in syncemitter 'stepper_z' step generation", errors[3]);
+            Assert.Null(ssm.SyncGenSteps());
+            Assert.False(ssm.HasQueuedRounds);
+        }
+        finally
+        {
+            MotionLog.ErrorHandler = old;
         }
     }
 

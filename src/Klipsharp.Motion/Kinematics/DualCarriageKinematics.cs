@@ -20,6 +20,7 @@ public sealed class DualCarriageKinematics : StepperKinematics
     /// <summary>Wraps <paramref name="origSk"/> and takes its active axes (upstream dual_carriage_set_sk).</summary>
     public void SetSk(StepperKinematics origSk)
     {
+        SyncQueued();
         ActiveFlags = origSk.ActiveFlags;
         _origSk = origSk;
     }
@@ -31,6 +32,7 @@ public sealed class DualCarriageKinematics : StepperKinematics
     /// </summary>
     public bool SetTransform(char axis, double scale, double offs)
     {
+        SyncQueued();
         if (axis == 'x')
         {
             _xScale = scale;

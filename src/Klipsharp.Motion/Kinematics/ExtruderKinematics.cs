@@ -123,6 +123,7 @@ public sealed class ExtruderStepperKinematics : StepperKinematics
     /// </summary>
     public void SetPressureAdvance(double printTime, double pressureAdvance, double smoothTime)
     {
+        SyncQueued();
         double hst = smoothTime * .5, oldHst = _halfSmoothTime;
         _halfSmoothTime = hst;
         GenStepsPreActive = GenStepsPostActive = hst;

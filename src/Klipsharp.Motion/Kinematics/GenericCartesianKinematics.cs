@@ -13,6 +13,7 @@ public sealed class GenericCartesianStepperKinematics : StepperKinematics
     /// <summary>Replaces the coefficients; an axis is active when its coefficient is non-zero (upstream generic_cartesian_stepper_set_coeffs).</summary>
     public void SetCoeffs(double a_x, double a_y, double a_z)
     {
+        SyncQueued();
         _a = new Coord(a_x, a_y, a_z);
         ActiveAxes flags = ActiveAxes.None;
         // NaN counts as non-zero, as in C.

@@ -49,6 +49,7 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
     /// </summary>
     public bool SetSk(StepperKinematics origSk)
     {
+        SyncQueued();
         ActiveAxes flags = origSk.ActiveFlags;
         if (flags == ActiveAxes.X)
             _variant = Variant.X;
@@ -74,6 +75,7 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
     /// <summary>Refreshes the active axes from the original kinematics after they changed (upstream input_shaper_update_sk).</summary>
     public void UpdateSk()
     {
+        SyncQueued();
         StepperKinematics orig = Orig();
         ActiveAxes kinFlags = orig.ActiveFlags & (ActiveAxes.X | ActiveAxes.Y | ActiveAxes.Z);
         _variant = kinFlags switch
@@ -96,6 +98,7 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
     /// </summary>
     public bool SetShaperParams(char axis, int n, ReadOnlySpan<double> a, ReadOnlySpan<double> t)
     {
+        SyncQueued();
         int axisInd = axis - 'x';
         if (axisInd < 0 || axisInd >= 3)
             return false;

@@ -109,6 +109,9 @@ public sealed class ConformanceTests
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        // Step generation on a helper thread, queued behind the G-code, however busy the
+        // machine: the corpus then checks that path too (one thread is the fallback)
+        psi.Environment["KLIPSHARP_STEPGEN_THREADS"] = "2";
         psi.ArgumentList.Add(Path.Combine(RepoPaths.Shared, "tools", "conformance.py"));
         psi.ArgumentList.Add("run");
         psi.ArgumentList.Add("--host");
