@@ -59,8 +59,8 @@ public sealed class MotionQueuing
         {
             _steppersSyncMgr.QueuedRoundFlushed = FinalizeTrapqs;
             _flushTimer.SkipsBarrier = true;
-            _reactor.CallbackBarrier = SyncStepGeneration;
-            _printer.ShutdownBarrier = SyncStepGeneration;
+            _reactor.CallbackBarrier = SyncStepGenerationNoThrow;
+            _printer.ShutdownBarrier = SyncStepGenerationNoThrow;
             if (_printer.TryLookupObject<GCode.GCodeDispatch>("gcode") is { } gcode)
                 gcode.CommandBarrier = SyncStepGeneration;
         }
@@ -116,7 +116,7 @@ public sealed class MotionQueuing
         var ss = LookupSteppersSync(mcu);
         ss.SetupMoveQueue(mcu.Serial.MoveQueue, moveCount);
         if (_queueStepGeneration && mcu.Serial is Mcu.FileMcuSerial fileSerial)
-            fileSerial.BeforeRawSend = SyncStepGeneration;
+            fileSerial.BeforeRawSend = SyncStepGenerationNoThrow;
         double mcuFreq = mcu.SecondsToClock(1.0);
         ss.SetTime(0.0, mcuFreq);
     }
@@ -237,6 +237,19 @@ public sealed class MotionQueuing
         var failure = _steppersSyncMgr.SyncGenSteps();
         if (failure is not null)
             ReportStepGenerationFailure(failure);
+    }
+
+    // For the reactor, shutdown and MCU-send barriers: a failure is logged and shuts the
+    // printer down, as in the flush timer, without unwinding the caller.
+    private void SyncStepGenerationNoThrow()
+    {
+        try
+        {
+            SyncStepGeneration();
+        }
+        catch (McuError)
+        {
+        }
     }
 
     private void AwaitFlushTime(double wantFlushTime)

@@ -390,8 +390,21 @@ internal sealed class StepGenWorkers
         }
     }
 
-    // A racy look (no lock) used only to stop polling.
-    private bool HasClaimableJob() => Volatile.Read(ref _pendingJobs) > 0;
+    // A look without the lock, only to stop polling (a job another thread holds, or the
+    // next round of an emitter being generated, is not work for this thread).
+    private bool HasClaimableJob()
+    {
+        if (Volatile.Read(ref _pendingJobs) == 0)
+            return false;
+        bool[] hasJobs = _hasJobs, busy = _busy;
+        int[] next = _next;
+        int n = Math.Min(hasJobs.Length, Math.Min(busy.Length, next.Length));
+        int rounds = _rounds.Count;
+        for (int i = 0; i < n; i++)
+            if (hasJobs[i] && !Volatile.Read(ref busy[i]) && Volatile.Read(ref next[i]) < rounds)
+                return true;
+        return false;
+    }
 
     private bool HasClaimableJobLocked()
     {

@@ -286,14 +286,15 @@ public sealed class SteppersSyncManager
         for (int i = 0; i < _syncs.Count; i++)
             emitters += _syncs[i].EmitterList.Count;
         int helpers = emitters < 2 ? 0 : Math.Min(HelperThreads, emitters - 1);
+        if (_workers is not null && (helpers <= 0 || _workers.Helpers != helpers))
+        {
+            SyncForChange(); // rounds the old workers still hold go first
+            _workers.Stop();
+            _workers = null;
+        }
         if (helpers <= 0)
             return null;
-        if (_workers is null || _workers.Helpers != helpers)
-        {
-            _workers?.Stop();
-            _workers = new StepGenWorkers(helpers);
-        }
-        return _workers;
+        return _workers ??= new StepGenWorkers(helpers);
     }
 
     /// <summary>Step generation thread counters (for benchmarks).</summary>
@@ -356,9 +357,9 @@ public sealed class SteppersSyncManager
                 foreach (TrapQ tq in _guardedTrapqs)
                     tq.ClearQueuedReader();
                 _guardedTrapqs.Clear();
-                workers.TakeRounds(_doneRounds);
                 try
                 {
+                    workers.TakeRounds(_doneRounds);
                     foreach (StepGenWorkers.Round r in _doneRounds)
                     {
                         if (_deferredFailure is null)
@@ -457,9 +458,9 @@ public sealed class SteppersSyncManager
         {
             workers.Post(r, aheadRounds: 0);
             workers.WaitAll();
-            workers.TakeRounds(_doneRounds);
             try
             {
+                workers.TakeRounds(_doneRounds);
                 return FlushRound(r, isQueued: false);
             }
             finally
