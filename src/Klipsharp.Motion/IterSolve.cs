@@ -11,6 +11,12 @@ public abstract partial class StepperKinematics
 
     private Move? _scratchMove;
 
+    // Where GenerateSteps' last walk along the trapq stopped (see there).
+    private TrapQ? _walkTrapQ;
+    private Move? _walkStart;
+    private long _walkRemovals;
+    private double _walkFlushTime;
+
     /// <summary>Cartesian axis (0-2) whose position this stepper follows one to one, or -1: lets the solver skip the virtual CalcPosition call.</summary>
     private protected int CartesianAxis = -1;
 
@@ -190,9 +196,19 @@ public abstract partial class StepperKinematics
         LastFlushTime = flushTime;
         if (TrapQ is null)
             return 0;
-        Move m = TrapQ.HeadSentinel;
+        // Upstream walks from the head; the move where the last walk stopped is on the
+        // way as long as no move was unlinked since (queued rounds leave the trapq
+        // unfinalized for up to 64 rounds, which makes the walk from the head long)
+        TrapQ tq = TrapQ;
+        Move m = _walkTrapQ == tq && _walkRemovals == tq.Removals && lastFlushTime >= _walkFlushTime
+            ? _walkStart! : tq.HeadSentinel;
         while (lastFlushTime >= m.PrintTime + m.MoveT)
             m = m.Next!;
+        // (Not the tail sentinel: later moves are added in front of it.)
+        _walkTrapQ = m == tq.TailSentinel ? null : tq;
+        _walkRemovals = tq.Removals;
+        _walkStart = m;
+        _walkFlushTime = lastFlushTime;
         double forceStepsTime = LastMoveTime + GenStepsPostActive;
         int skipCount = 0;
         for (;;)

@@ -69,8 +69,12 @@ public sealed partial class TrapQ
         _freeList = m;
     }
 
-    private static void Unlink(Move m)
+    /// <summary>Count of moves taken off the pending list so far (a cached position in it is valid while this is unchanged).</summary>
+    public long Removals { get; private set; }
+
+    private void Unlink(Move m)
     {
+        Removals++;
         // Only used for nodes with both neighbours (the moves list, between sentinels).
         m.Prev!.Next = m.Next;
         m.Next!.Prev = m.Prev;
