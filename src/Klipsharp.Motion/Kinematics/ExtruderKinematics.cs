@@ -86,8 +86,13 @@ public sealed class ExtruderStepperKinematics : StepperKinematics
             Move? p = prev.Prev;
             if (p is null)
             {
-                // Walked past the head sentinel. Upstream reads unrelated memory here
-                // (klippy's flush timing never lets it happen); hold the position instead.
+                // Walked past the head sentinel: the moves this far back were finalized,
+                // as after SET_PRESSURE_ADVANCE raises SMOOTH_TIME (the flush before it
+                // kept only the old window). Upstream then reads its trapq's list head
+                // as a move and goes on around the list into the tail sentinel, whose
+                // start is the position after the last queued move (seen with a debug
+                // print in kin_extruder.c; motion-fuzz winch-45-xform, which upstream
+                // ends with "Invalid sequence"). Hold the position instead.
                 p = _padMove ??= new Move();
                 p.PrintTime = prev.PrintTime + start;
                 p.MoveT = -start;
