@@ -226,9 +226,10 @@ public sealed class MotionQueuing
 
     /// <summary>
     /// Finish the step generation still running behind the G-code (batch mode) and
-    /// flush its messages. Anything that reads or changes stepper, trapq or step
-    /// compression state outside the G0/G1 path calls this first; the G-code
-    /// dispatcher and the reactor do so before every other command and callback.
+    /// flush its messages. The G-code dispatcher calls it before every command but the
+    /// plain moves, the reactor before every callback but the flush timer, the MCU
+    /// output before every command outside the move queue, and shutdown and exit; the
+    /// motion objects sync by themselves before a change the queued rounds could see.
     /// </summary>
     public void SyncStepGeneration()
     {

@@ -250,8 +250,6 @@ public sealed class McuStepper : IMcuStepper
 
     private void CheckActive(double mustFlushTime, double maxStepGenTime)
     {
-        // Reads the stepper's step generation state: queued rounds must be done
-        _mcu.Printer.LookupObject<MotionQueuing>("motion_queuing").SyncStepGeneration();
         double ret = _stepperKinematics!.CheckActive(maxStepGenTime);
         if (ret == 0.0)
             return;

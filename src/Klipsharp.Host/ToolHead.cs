@@ -410,8 +410,6 @@ public sealed partial class ToolHead : IMovePlanner, IHomingToolhead, IMoveTrans
                 if (move.AxesD[i + 3] != 0.0)
                     _extraAxes[i].ProcessMove(nextMoveTime, move, i + 3);
             nextMoveTime = nextMoveTime + move.AccelT + move.CruiseT + move.DecelT;
-            if (move.TimingCallbacks.Count != 0)
-                _motionQueuing.SyncStepGeneration(); // callbacks may change stepper state
             foreach (var cb in move.TimingCallbacks)
                 cb(nextMoveTime);
         }

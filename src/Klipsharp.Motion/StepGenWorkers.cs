@@ -27,16 +27,14 @@ internal sealed class StepGenWorkers
     {
         public double FlushTime, GenStepsTime, ClearHistoryTime, TrapqFreeTime;
         public double LastFlushTime, LastGenStepsTime;
-        public ulong[] FlushClock = [], ClearClock = [], SyncFlushClock = [];
+        public ulong[] FlushClock = [], ClearClock = [];
         public int[] Result = [];
         public List<string>?[] Errors = [];
         // Number of messages the emitter's queue had received when the round was done.
         public long[] MessageLimit = [];
 
-        public void Size(int emitters, int syncs)
+        public void Size(int emitters)
         {
-            if (SyncFlushClock.Length != syncs)
-                SyncFlushClock = new ulong[syncs];
             if (Result.Length == emitters)
                 return;
             FlushClock = new ulong[emitters];
@@ -131,7 +129,7 @@ internal sealed class StepGenWorkers
     }
 
     /// <summary>A round to fill in and pass to <see cref="Post"/>, sized for <paramref name="emitters"/>.</summary>
-    public Round NewRound(IReadOnlyList<SyncEmitter> emitters, int syncs)
+    public Round NewRound(IReadOnlyList<SyncEmitter> emitters)
     {
         if (_rounds.Count == 0 && !SameEmitters(emitters))
         {
@@ -157,7 +155,7 @@ internal sealed class StepGenWorkers
             throw new InvalidOperationException("step generation emitters changed while rounds were running");
         }
         Round r = _freeRounds.Count != 0 ? _freeRounds.Pop() : new Round();
-        r.Size(_emitters.Length, syncs);
+        r.Size(_emitters.Length);
         return r;
     }
 
@@ -355,21 +353,13 @@ internal sealed class StepGenWorkers
                 continue;
             // Nothing to take: poll for a while, then sleep
             long start = Stopwatch.GetTimestamp();
-            bool found = false;
-            while (Stopwatch.GetTimestamp() - start <= SpinTicks)
-            {
-                if (HasClaimableJob())
-                {
-                    found = true;
-                    break;
-                }
+            while (!HasClaimableJob() && Stopwatch.GetTimestamp() - start <= SpinTicks)
                 Thread.SpinWait(20);
-            }
-            if (found)
+            if (HasClaimableJob())
                 continue;
             lock (_lock)
             {
-                while (!HasClaimableJobLocked())
+                while (!HasClaimableJob())
                 {
                     if (_stopped)
                     {
@@ -379,7 +369,7 @@ internal sealed class StepGenWorkers
                     _sleepingWorkers++;
                     bool signalled = Monitor.Wait(_lock, IdleExitMs);
                     _sleepingWorkers--;
-                    if (!signalled && !HasClaimableJobLocked())
+                    if (!signalled && !HasClaimableJob())
                     {
                         // Idle: end; the next round starts a new helper
                         _liveThreads--;
@@ -390,8 +380,9 @@ internal sealed class StepGenWorkers
         }
     }
 
-    // A look without the lock, only to stop polling (a job another thread holds, or the
-    // next round of an emitter being generated, is not work for this thread).
+    // Whether a job can be claimed now (a job another thread holds, or the next round of
+    // an emitter being generated, is not work for this thread). Without the lock only a
+    // hint, to stop polling; exact under it.
     private bool HasClaimableJob()
     {
         if (Volatile.Read(ref _pendingJobs) == 0)
@@ -402,15 +393,6 @@ internal sealed class StepGenWorkers
         int rounds = _rounds.Count;
         for (int i = 0; i < n; i++)
             if (hasJobs[i] && !Volatile.Read(ref busy[i]) && Volatile.Read(ref next[i]) < rounds)
-                return true;
-        return false;
-    }
-
-    private bool HasClaimableJobLocked()
-    {
-        int rounds = _rounds.Count;
-        for (int i = 0; i < _emitters.Length; i++)
-            if (_hasJobs[i] && !_busy[i] && _next[i] < rounds)
                 return true;
         return false;
     }

@@ -433,7 +433,7 @@ public sealed class SteppersSyncManager
         // Upstream generates on one thread per emitter; emitters are independent, so
         // the results are the same whichever thread runs them.
         RefreshEmitters();
-        StepGenWorkers.Round r = workers.NewRound(_allEmitters, syncs.Count);
+        StepGenWorkers.Round r = workers.NewRound(_allEmitters);
         r.FlushTime = flushTime;
         r.GenStepsTime = genStepsTime;
         r.ClearHistoryTime = clearHistoryTime;
@@ -447,7 +447,6 @@ public sealed class SteppersSyncManager
             SteppersSync ss = syncs[i];
             ulong flushClock = ss.ClockFromTime(flushTime);
             ulong clearClock = ss.ClockFromTime(clearHistoryTime);
-            r.SyncFlushClock[i] = flushClock;
             for (int j = 0, k = _syncFirst[i]; j < ss.EmitterList.Count; j++, k++)
             {
                 r.FlushClock[k] = flushClock;
@@ -489,7 +488,6 @@ public sealed class SteppersSyncManager
     // is flushed, as upstream.
     private GenStepsFailure? FlushRound(StepGenWorkers.Round r, bool isQueued)
     {
-        List<SteppersSync> syncs = _syncs;
         for (int k = 0; k < _allEmitters.Count; k++)
         {
             SyncEmitter se = _allEmitters[k];
@@ -500,10 +498,24 @@ public sealed class SteppersSyncManager
             if (r.Result[k] != 0)
                 MotionLog.Error($"Error in syncemitter '{se.Name}' step generation");
         }
+        SyncEmitter? failed = FlushMcus(r.FlushTime, r.MessageLimit);
+        if (failed is not null)
+            return new GenStepsFailure(failed, r.FlushTime, r.GenStepsTime, r.ClearHistoryTime, r.LastFlushTime, r.LastGenStepsTime);
+        if (isQueued)
+            QueuedRoundFlushed?.Invoke(r.TrapqFreeTime, r.ClearHistoryTime);
+        return null;
+    }
+
+    // Flush each MCU's messages up to flushTime, in order, each emitter's only up to its
+    // messageLimits entry if given; after a failure (LastGenResult) no further MCU is
+    // flushed, as upstream. Returns the last failed emitter.
+    private SyncEmitter? FlushMcus(double flushTime, long[]? messageLimits)
+    {
         SyncEmitter? failed = null;
-        for (int i = 0; i < syncs.Count; i++)
+        for (int i = 0; i < _syncs.Count; i++)
         {
-            List<SyncEmitter> ses = syncs[i].EmitterList;
+            SteppersSync ss = _syncs[i];
+            List<SyncEmitter> ses = ss.EmitterList;
             for (int j = 0; j < ses.Count; j++)
             {
                 if (ses[j].LastGenResult != 0)
@@ -511,13 +523,10 @@ public sealed class SteppersSyncManager
             }
             if (failed is not null)
                 continue;
-            syncs[i].Flush(r.SyncFlushClock[i], r.MessageLimit, _syncFirst[i]);
+            // The clock conversion cannot change while rounds are queued (SetTime syncs)
+            ss.Flush(ss.ClockFromTime(flushTime), messageLimits, messageLimits is null ? 0 : _syncFirst[i]);
         }
-        if (failed is not null)
-            return new GenStepsFailure(failed, r.FlushTime, r.GenStepsTime, r.ClearHistoryTime, r.LastFlushTime, r.LastGenStepsTime);
-        if (isQueued)
-            QueuedRoundFlushed?.Invoke(r.TrapqFreeTime, r.ClearHistoryTime);
-        return null;
+        return failed;
     }
 
     // One thread: each emitter in turn, then each MCU's flush.
@@ -543,20 +552,7 @@ public sealed class SteppersSyncManager
                     MotionLog.Error($"Error in syncemitter '{se.Name}' step generation");
             }
         }
-        SyncEmitter? failed = null;
-        for (int i = 0; i < syncs.Count; i++)
-        {
-            SteppersSync ss = syncs[i];
-            List<SyncEmitter> ses = ss.EmitterList;
-            for (int j = 0; j < ses.Count; j++)
-            {
-                if (ses[j].LastGenResult != 0)
-                    failed = ses[j];
-            }
-            if (failed is not null)
-                continue;
-            ss.Flush(ss.ClockFromTime(flushTime));
-        }
+        SyncEmitter? failed = FlushMcus(flushTime, null);
         if (failed is not null)
             return new GenStepsFailure(failed, flushTime, genStepsTime, clearHistoryTime, lastFlushTime, lastGenStepsTime);
         if (queue)

@@ -24,6 +24,15 @@ public static class TmcUartFrame
         return (byte)crc;
     }
 
+    /// <summary>The line bits of a datagram: <paramref name="body"/> with its CRC8 appended, as UART frames.</summary>
+    public static byte[] EncodeDatagram(ReadOnlySpan<byte> body)
+    {
+        Span<byte> msg = stackalloc byte[body.Length + 1];
+        body.CopyTo(msg);
+        msg[^1] = Crc8(body);
+        return AddSerialBits(msg);
+    }
+
     /// <summary>The line bits of <paramref name="data"/> sent as UART frames (upstream _add_serial_bits).</summary>
     public static byte[] AddSerialBits(ReadOnlySpan<byte> data)
     {

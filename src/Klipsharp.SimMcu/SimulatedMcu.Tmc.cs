@@ -156,9 +156,7 @@ public sealed partial class SimulatedMcu
             return null;
         }
         uint data = TmcUartRead(chip, reg);
-        byte[] reply = [0x05, 0xff, (byte)reg, (byte)(data >> 24), (byte)(data >> 16), (byte)(data >> 8), (byte)data, 0];
-        reply[^1] = TmcUartFrame.Crc8(reply.AsSpan(0, 7));
-        return TmcUartFrame.AddSerialBits(reply);
+        return TmcUartFrame.EncodeDatagram([0x05, 0xff, (byte)reg, (byte)(data >> 24), (byte)(data >> 16), (byte)(data >> 8), (byte)data]);
     }
 
     private TmcChip TmcUartChip(int rx, int tx, int addr)

@@ -97,27 +97,54 @@ public class ParallelStepGenTests
         AssertSameMessages(Run(0, 12), Run(helpers, 12, queued: true));
     }
 
-    // One cartesian x stepper and a second emitter (so there is a helper) on a trapq.
-    private static (SteppersSyncManager Ssm, TrapQ Tq, RecordingSink Sink, SyncEmitter X) XyPrinter()
+    // One cartesian stepper per letter of axes, on one trapq and one MCU.
+    private static (SteppersSyncManager Ssm, TrapQ Tq, RecordingSink Sink, List<SyncEmitter> Emitters) CartesianPrinter(
+        string axes, int helpers, uint firstOid, uint maxError, double stepDist, int moveCount, double mcuFreq)
     {
-        var ssm = new SteppersSyncManager { HelperThreads = 1 };
+        var ssm = new SteppersSyncManager { HelperThreads = helpers };
         SteppersSync ss = ssm.AllocSteppersSync();
         var sink = new RecordingSink();
         var tq = new TrapQ();
-        SyncEmitter x = null!;
-        foreach (char axis in "xy")
+        var emitters = new List<SyncEmitter>();
+        foreach (char axis in axes)
         {
             SyncEmitter se = ss.AllocSyncEmitter("stepper_" + axis);
-            se.StepCompress!.Fill((uint)(axis - 'x'), 400, QueueStepTag, SetDirTag);
+            se.StepCompress!.Fill((uint)(axis - 'x') + firstOid, maxError, QueueStepTag, SetDirTag);
             var sk = new CartesianStepperKinematics(axis);
-            sk.SetTrapQ(tq, 0.0125);
+            sk.SetTrapQ(tq, stepDist);
             se.SetStepperKinematics(sk);
-            if (axis == 'x')
-                x = se;
+            emitters.Add(se);
         }
-        ss.SetupMoveQueue(sink, 100);
-        ss.SetTime(0.0, 16_000_000.0);
-        return (ssm, tq, sink, x);
+        ss.SetupMoveQueue(sink, moveCount);
+        ss.SetTime(0.0, mcuFreq);
+        return (ssm, tq, sink, emitters);
+    }
+
+    // An x and a y stepper (two emitters, so there is a helper).
+    private static (SteppersSyncManager Ssm, TrapQ Tq, RecordingSink Sink, SyncEmitter X) XyPrinter()
+    {
+        var (ssm, tq, sink, emitters) = CartesianPrinter("xy", 1, 0, 400, 0.0125, 100, 16_000_000.0);
+        return (ssm, tq, sink, emitters[0]);
+    }
+
+    // x, y and z steppers on a 1 MHz MCU with no step error allowed, so that fast moves fail.
+    private static (SteppersSyncManager Ssm, TrapQ Tq, RecordingSink Sink, List<SyncEmitter> Emitters) StrictXyzPrinter() =>
+        CartesianPrinter("xyz", 2, 4, 0, 0.01, 16, 1_000_000.0);
+
+    // Runs body with motion errors collected in the list it gets.
+    private static void WithMotionErrors(Action<List<string>> body)
+    {
+        var errors = new List<string>();
+        Action<string>? old = MotionLog.ErrorHandler;
+        MotionLog.ErrorHandler = errors.Add;
+        try
+        {
+            body(errors);
+        }
+        finally
+        {
+            MotionLog.ErrorHandler = old;
+        }
     }
 
     [Fact]
@@ -154,98 +181,48 @@ public class ParallelStepGenTests
     }
 
     [Fact]
-    public void AQueuedFailureIsReportedWithItsRoundAndLaterRoundsAreDropped()
+    public void AQueuedFailureIsReportedWithItsRoundAndLaterRoundsAreDropped() => WithMotionErrors(errors =>
     {
-        var errors = new List<string>();
-        Action<string>? old = MotionLog.ErrorHandler;
-        MotionLog.ErrorHandler = errors.Add;
-        try
-        {
-            var ssm = new SteppersSyncManager { HelperThreads = 2 };
-            SteppersSync ss = ssm.AllocSteppersSync();
-            var sink = new RecordingSink();
-            var tq = new TrapQ();
-            var emitters = new List<SyncEmitter>();
-            foreach (char axis in "xyz")
-            {
-                SyncEmitter se = ss.AllocSyncEmitter("stepper_" + axis);
-                se.StepCompress!.Fill((uint)(axis - 'x' + 4), 0, QueueStepTag, SetDirTag);
-                var sk = new CartesianStepperKinematics(axis);
-                sk.SetTrapQ(tq, 0.01);
-                se.SetStepperKinematics(sk);
-                emitters.Add(se);
-            }
-            ss.SetupMoveQueue(sink, 16);
-            ss.SetTime(0.0, 1_000_000.0);
-            tq.Append(1.0, 0, 0.000001, 0, 0, 0, 0, 0, 0.6, 0.8, 0, 10_000_000.0, 0);
-            tq.Append(5.0, 0, 1.0, 0, 0, 6, 8, 1, 0, 0, 1.0, 1.0, 0);
-            var flushed = new List<double>();
-            ssm.QueuedRoundFlushed = (free, clear) => flushed.Add(free);
-            Assert.Null(ssm.QueueGenSteps(0.5, 0.5, 0.0, 0.4));
-            Assert.Null(ssm.QueueGenSteps(2.0, 2.0, 0.0, 1.9));
-            Assert.Null(ssm.QueueGenSteps(5.5, 5.5, 0.0, 5.4));
-            GenStepsFailure? failure = ssm.SyncGenSteps();
-            Assert.NotNull(failure);
-            Assert.Same(emitters[2], failure.Emitter);
-            Assert.Equal(2.0, failure.FlushTime);
-            Assert.Equal(2.0, failure.GenStepsTime);
-            Assert.Equal(0.5, failure.LastFlushTime);
-            Assert.Equal(0.5, failure.LastGenStepsTime);
-            Assert.Equal([0.4], flushed); // only the round before the failure
-            Assert.Empty(sink.Batches);
-            Assert.Equal(4, errors.Count);
-            Assert.Equal("Error in syncemitter 'stepper_y' step generation", errors[1]);
-            Assert.Equal("Error in syncemitter 'stepper_z' step generation", errors[3]);
-            Assert.Null(ssm.SyncGenSteps());
-            Assert.False(ssm.HasQueuedRounds);
-        }
-        finally
-        {
-            MotionLog.ErrorHandler = old;
-        }
-    }
+        var (ssm, tq, sink, emitters) = StrictXyzPrinter();
+        tq.Append(1.0, 0, 0.000001, 0, 0, 0, 0, 0, 0.6, 0.8, 0, 10_000_000.0, 0);
+        tq.Append(5.0, 0, 1.0, 0, 0, 6, 8, 1, 0, 0, 1.0, 1.0, 0);
+        var flushed = new List<double>();
+        ssm.QueuedRoundFlushed = (free, clear) => flushed.Add(free);
+        Assert.Null(ssm.QueueGenSteps(0.5, 0.5, 0.0, 0.4));
+        Assert.Null(ssm.QueueGenSteps(2.0, 2.0, 0.0, 1.9));
+        Assert.Null(ssm.QueueGenSteps(5.5, 5.5, 0.0, 5.4));
+        GenStepsFailure? failure = ssm.SyncGenSteps();
+        Assert.NotNull(failure);
+        Assert.Same(emitters[2], failure.Emitter);
+        Assert.Equal(2.0, failure.FlushTime);
+        Assert.Equal(2.0, failure.GenStepsTime);
+        Assert.Equal(0.5, failure.LastFlushTime);
+        Assert.Equal(0.5, failure.LastGenStepsTime);
+        Assert.Equal([0.4], flushed); // only the round before the failure
+        Assert.Empty(sink.Batches);
+        Assert.Equal(4, errors.Count);
+        Assert.Equal("Error in syncemitter 'stepper_y' step generation", errors[1]);
+        Assert.Equal("Error in syncemitter 'stepper_z' step generation", errors[3]);
+        Assert.Null(ssm.SyncGenSteps());
+        Assert.False(ssm.HasQueuedRounds);
+    });
 
     [Fact]
-    public void ErrorsAreLoggedInEmitterOrder()
+    public void ErrorsAreLoggedInEmitterOrder() => WithMotionErrors(errors =>
     {
-        var errors = new List<string>();
-        Action<string>? old = MotionLog.ErrorHandler;
-        MotionLog.ErrorHandler = errors.Add;
-        try
-        {
-            var ssm = new SteppersSyncManager { HelperThreads = 2 };
-            SteppersSync ss = ssm.AllocSteppersSync();
-            var sink = new RecordingSink();
-            var tq = new TrapQ();
-            var emitters = new List<SyncEmitter>();
-            foreach (char axis in "xyz")
-            {
-                SyncEmitter se = ss.AllocSyncEmitter("stepper_" + axis);
-                se.StepCompress!.Fill((uint)(axis - 'x' + 4), 0, QueueStepTag, SetDirTag);
-                var sk = new CartesianStepperKinematics(axis);
-                sk.SetTrapQ(tq, 0.01);
-                se.SetStepperKinematics(sk);
-                emitters.Add(se);
-            }
-            ss.SetupMoveQueue(sink, 16);
-            ss.SetTime(0.0, 1_000_000.0);
-            // 10 mm in 1 us on y and z: many steps per clock tick cannot be encoded
-            tq.Append(1.0, 0, 0.000001, 0, 0, 0, 0, 0, 0.6, 0.8, 0, 10_000_000.0, 0);
-            SyncEmitter? failed = ssm.GenSteps(2.0, 2.0, 0.0);
-            Assert.Same(emitters[2], failed); // the last failed one, as upstream
-            Assert.Equal(0, emitters[0].LastGenResult);
-            Assert.NotEqual(0, emitters[1].LastGenResult);
-            Assert.NotEqual(0, emitters[2].LastGenResult);
-            Assert.Empty(sink.Batches);
-            Assert.Equal(4, errors.Count);
-            Assert.StartsWith("stepcompress o=5 i=0 c=", errors[0]);
-            Assert.Equal("Error in syncemitter 'stepper_y' step generation", errors[1]);
-            Assert.StartsWith("stepcompress o=6 i=0 c=", errors[2]);
-            Assert.Equal("Error in syncemitter 'stepper_z' step generation", errors[3]);
-        }
-        finally
-        {
-            MotionLog.ErrorHandler = old;
-        }
-    }
+        var (ssm, tq, sink, emitters) = StrictXyzPrinter();
+        // 10 mm in 1 us on y and z: many steps per clock tick cannot be encoded
+        tq.Append(1.0, 0, 0.000001, 0, 0, 0, 0, 0, 0.6, 0.8, 0, 10_000_000.0, 0);
+        SyncEmitter? failed = ssm.GenSteps(2.0, 2.0, 0.0);
+        Assert.Same(emitters[2], failed); // the last failed one, as upstream
+        Assert.Equal(0, emitters[0].LastGenResult);
+        Assert.NotEqual(0, emitters[1].LastGenResult);
+        Assert.NotEqual(0, emitters[2].LastGenResult);
+        Assert.Empty(sink.Batches);
+        Assert.Equal(4, errors.Count);
+        Assert.StartsWith("stepcompress o=5 i=0 c=", errors[0]);
+        Assert.Equal("Error in syncemitter 'stepper_y' step generation", errors[1]);
+        Assert.StartsWith("stepcompress o=6 i=0 c=", errors[2]);
+        Assert.Equal("Error in syncemitter 'stepper_z' step generation", errors[3]);
+    });
 }

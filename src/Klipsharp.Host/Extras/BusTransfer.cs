@@ -60,6 +60,16 @@ public sealed class McuObjQueryCommand
         return _mcu.SendQuery([_format.Encode(args)], _response.Name, _oid, minClock, Math.Max(minClock, reqClock), _queue, retry, false);
     }
 
+    /// <summary>Sends <paramref name="preface"/> (another command) right before this query (upstream send_with_preface).</summary>
+    public McuResponse SendWithPreface(MessageFormat preface, IReadOnlyList<object?> prefaceArgs, IReadOnlyList<object?> args,
+                                       ulong minClock = 0, ulong reqClock = 0)
+    {
+        if (_mcu.IsFileOutput)
+            return DummyResponse();
+        return _mcu.SendQuery([preface.Encode(prefaceArgs), _format.Encode(args)], _response.Name, _oid,
+                              minClock, Math.Max(minClock, reqClock), _queue, true, false);
+    }
+
     private McuResponse DummyResponse()
     {
         var resp = new McuResponse(_response.Name);
@@ -81,12 +91,24 @@ public static class BusTransfer
     private static readonly ConditionalWeakTable<McuI2c, McuObjQueryCommand> I2cReadCmds = new();
 
     /// <summary>Sends <paramref name="data"/> and returns the bytes clocked in (upstream MCU_SPI.spi_transfer; response field "response").</summary>
-    public static McuResponse SpiTransfer(this McuSpi spi, IReadOnlyList<byte> data, ulong minclock = 0, ulong reqclock = 0)
+    public static McuResponse SpiTransfer(this McuSpi spi, IReadOnlyList<byte> data, ulong minclock = 0, ulong reqclock = 0) =>
+        SpiTransferCmd(spi).Send([(long)spi.Oid, data.ToArray()], minclock, reqclock);
+
+    /// <summary>
+    /// Sends <paramref name="preface"/> (spi_send) and then transfers <paramref name="data"/>,
+    /// in one go (upstream MCU_SPI.spi_transfer_with_preface; response field "response").
+    /// </summary>
+    public static McuResponse SpiTransferWithPreface(this McuSpi spi, IReadOnlyList<byte> preface, IReadOnlyList<byte> data,
+                                                     ulong minclock = 0, ulong reqclock = 0)
     {
-        var cmd = SpiTransferCmds.GetValue(spi, s => new McuObjQueryCommand(s.GetMcu(), "spi_transfer oid=%c data=%*s",
-            "spi_transfer_response oid=%c response=%*s", s.Oid, s.GetCommandQueue()));
-        return cmd.Send([(long)spi.Oid, data.ToArray()], minclock, reqclock);
+        var spiSend = spi.GetMcu().Serial.MsgParser.LookupCommand("spi_send oid=%c data=%*s");
+        return SpiTransferCmd(spi).SendWithPreface(spiSend, [(long)spi.Oid, preface.ToArray()],
+            [(long)spi.Oid, data.ToArray()], minclock, reqclock);
     }
+
+    private static McuObjQueryCommand SpiTransferCmd(McuSpi spi) =>
+        SpiTransferCmds.GetValue(spi, s => new McuObjQueryCommand(s.GetMcu(), "spi_transfer oid=%c data=%*s",
+            "spi_transfer_response oid=%c response=%*s", s.Oid, s.GetCommandQueue()));
 
     /// <summary>Writes <paramref name="write"/> then reads <paramref name="readLen"/> bytes (upstream MCU_I2C.i2c_read; response field "response").</summary>
     public static McuResponse I2cRead(this McuI2c i2c, IReadOnlyList<byte> write, int readLen, bool retry = true)

@@ -26,11 +26,9 @@ public sealed class GCodeArcs
         _mmPerArcSegment = config.GetFloat("resolution", 1.0, above: 0.0);
         _gcodeMove = _printer.LoadObject<GCodeMove>(config, "gcode_move");
         _gcode = _printer.LookupObject<GCodeDispatch>("gcode");
-        _gcode.RegisterCommand("G2", CmdG2);
-        _gcode.RegisterCommand("G3", CmdG3);
         // Arcs are split into moves: step generation may go on
-        _gcode.MarkBarrierFree("G2", CmdG2);
-        _gcode.MarkBarrierFree("G3", CmdG3);
+        _gcode.RegisterCommand("G2", CmdG2, barrierFree: true);
+        _gcode.RegisterCommand("G3", CmdG3, barrierFree: true);
         _gcode.RegisterCommand("G17", CmdG17);
         _gcode.RegisterCommand("G18", CmdG18);
         _gcode.RegisterCommand("G19", CmdG19);

@@ -89,7 +89,6 @@ public sealed class TmcCurrentHelper : ITmcCurrentHelper
 public sealed class McuTmcSpiChain
 {
     private readonly Printer _printer;
-    private Protocol.MessageFormat? _spiSendFmt, _spiTransferFmt;
 
     public McuTmcSpiChain(ConfigWrapper config, int chainLen = 1)
     {
@@ -125,8 +124,14 @@ public sealed class McuTmcSpiChain
         if (_printer.IsFileOutput)
             return (0, 0.0);
         var resp = Spi.SpiTransfer(cmd);
+        return (ChainValue(resp, chainPos), resp.ReceiveTime);
+    }
+
+    // The 32-bit value in this chain position's 5 bytes of an SPI response
+    private long ChainValue(Mcu.McuResponse resp, int chainPos)
+    {
         var pr = resp.GetBytes("response").AsSpan((ChainLen - chainPos) * 5, 5);
-        return (((long)pr[1] << 24) | ((long)pr[2] << 16) | ((long)pr[3] << 8) | pr[4], resp.ReceiveTime);
+        return ((long)pr[1] << 24) | ((long)pr[2] << 16) | ((long)pr[3] << 8) | pr[4];
     }
 
     public long RegWrite(int reg, long val, int chainPos, double? printTime = null)
@@ -143,13 +148,7 @@ public sealed class McuTmcSpiChain
         }
         var writeCmd = BuildCmd(data, chainPos);
         var dummyRead = BuildCmd([0x00, 0x00, 0x00, 0x00, 0x00], chainPos);
-        var mcu = Spi.GetMcu();
-        _spiSendFmt ??= mcu.Serial.MsgParser.LookupCommand("spi_send oid=%c data=%*s");
-        _spiTransferFmt ??= mcu.Serial.MsgParser.LookupCommand("spi_transfer oid=%c data=%*s");
-        var resp = mcu.SendQuery([_spiSendFmt.Encode([(long)Spi.Oid, writeCmd]), _spiTransferFmt.Encode([(long)Spi.Oid, dummyRead])],
-            "spi_transfer_response", Spi.Oid, minclock, minclock, Spi.GetCommandQueue(), true, false);
-        var pr = resp.GetBytes("response").AsSpan((ChainLen - chainPos) * 5, 5);
-        return ((long)pr[1] << 24) | ((long)pr[2] << 16) | ((long)pr[3] << 8) | pr[4];
+        return ChainValue(Spi.SpiTransferWithPreface(writeCmd, dummyRead, minclock), chainPos);
     }
 
     public Mcu.Mcu GetMcu() => Spi.GetMcu();

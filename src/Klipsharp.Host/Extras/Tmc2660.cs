@@ -123,9 +123,9 @@ public sealed class McuTmc2660Spi : IMcuTmc
 
     public (long? Data, double ReceiveTime) GetRegisterRaw(string regName)
     {
-        if (Array.IndexOf(TmcRegisterData.TMC2660ReadRegisters, regName) < 0)
-            throw new KeyNotFoundException(regName);
         int newRdsel = Array.IndexOf(TmcRegisterData.TMC2660ReadRegisters, regName);
+        if (newRdsel < 0)
+            throw new KeyNotFoundException(regName);
         int reg = NameToReg["DRVCONF"];
         if (_printer.IsFileOutput)
             return (0, 0.0);

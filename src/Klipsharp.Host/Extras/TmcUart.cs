@@ -128,21 +128,10 @@ public sealed class McuTmcUartBitbang
         return instanceId;
     }
 
-    public static byte CalcCrc8(IEnumerable<byte> data) => TmcUartFrame.Crc8(data.ToArray());
+    private static byte[] EncodeRead(byte sync, byte addr, byte reg) => TmcUartFrame.EncodeDatagram([sync, addr, reg]);
 
-    private static byte[] EncodeRead(byte sync, byte addr, byte reg)
-    {
-        byte[] msg = [sync, addr, reg, 0];
-        msg[^1] = TmcUartFrame.Crc8(msg.AsSpan(0, 3));
-        return TmcUartFrame.AddSerialBits(msg);
-    }
-
-    private static byte[] EncodeWrite(byte sync, byte addr, byte reg, long val)
-    {
-        byte[] msg = [sync, addr, reg, (byte)(val >> 24), (byte)(val >> 16), (byte)(val >> 8), (byte)val, 0];
-        msg[^1] = TmcUartFrame.Crc8(msg.AsSpan(0, 7));
-        return TmcUartFrame.AddSerialBits(msg);
-    }
+    private static byte[] EncodeWrite(byte sync, byte addr, byte reg, long val) =>
+        TmcUartFrame.EncodeDatagram([sync, addr, reg, (byte)(val >> 24), (byte)(val >> 16), (byte)(val >> 8), (byte)val]);
 
     private static long? DecodeRead(byte reg, byte[] data)
     {

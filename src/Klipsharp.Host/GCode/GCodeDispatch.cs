@@ -23,21 +23,15 @@ public sealed partial class GCodeDispatch
     private readonly Dictionary<string, Action<GCodeCommand>> _baseGcodeHandlers = new();
     private readonly Dictionary<string, Action<GCodeCommand>> _readyGcodeHandlers = new();
     private Dictionary<string, Action<GCodeCommand>> _gcodeHandlers;
-    // Handlers that may run without CommandBarrier (only the plain move path).
-    private readonly Dictionary<string, Action<GCodeCommand>> _barrierFree = new();
+    // Commands registered to run without CommandBarrier (only the plain move path); a
+    // handler registered again under the name (a macro) drops the name.
+    private readonly HashSet<string> _barrierFree = new();
 
     /// <summary>
-    /// Runs before every command except those marked with <see cref="MarkBarrierFree"/>:
-    /// background step generation finishes there (see MotionQueuing.SyncStepGeneration).
+    /// Runs before every command except those registered barrier-free: background step
+    /// generation finishes there (see MotionQueuing.SyncStepGeneration).
     /// </summary>
     public Action? CommandBarrier { get; set; }
-
-    /// <summary>
-    /// Let <paramref name="cmd"/> run without <see cref="CommandBarrier"/> while
-    /// <paramref name="handler"/> is its handler (a macro that replaces it does not).
-    /// Only for handlers that change nothing but G-code state and queue moves.
-    /// </summary>
-    public void MarkBarrierFree(string cmd, Action<GCodeCommand> handler) => _barrierFree[cmd] = handler;
     private readonly Dictionary<string, MuxEntry> _muxCommands = new();
     private readonly Dictionary<string, string> _gcodeHelp = new();
     private Dictionary<string, object?> _statusCommands = new();
@@ -100,10 +94,11 @@ public sealed partial class GCodeDispatch
     /// command and returns the previous handler.
     /// </summary>
     public Action<GCodeCommand>? RegisterCommand(string cmd, Action<GCodeCommand>? func, bool whenNotReady = false,
-                                                 string? desc = null)
+                                                 string? desc = null, bool barrierFree = false)
     {
         if (func is null)
         {
+            _barrierFree.Remove(cmd);
             _readyGcodeHandlers.TryGetValue(cmd, out var oldCmd);
             _readyGcodeHandlers.Remove(cmd);
             _baseGcodeHandlers.Remove(cmd);
@@ -123,6 +118,9 @@ public sealed partial class GCodeDispatch
         _readyGcodeHandlers[cmd] = func;
         if (whenNotReady)
             _baseGcodeHandlers[cmd] = func;
+        // barrierFree: the handler changes nothing but G-code state and queues moves
+        if (barrierFree)
+            _barrierFree.Add(cmd);
         if (desc is not null)
             _gcodeHelp[cmd] = desc;
         BuildStatusCommands();
@@ -400,8 +398,7 @@ public sealed partial class GCodeDispatch
             var handler = _gcodeHandlers.TryGetValue(cmd, out var h) ? h : CmdDefault;
             try
             {
-                if (CommandBarrier is { } barrier
-                    && !(_barrierFree.TryGetValue(cmd, out var free) && free == handler))
+                if (CommandBarrier is { } barrier && !_barrierFree.Contains(cmd))
                     barrier();
                 handler(gcmd);
             }

@@ -41,24 +41,21 @@ public sealed class GCodeMove : IStatusProvider
     {
         _printer = config.GetPrinter();
         var gcode = _printer.LookupObject<GCodeDispatch>("gcode");
-        gcode.RegisterCommand("G1", CmdG1, false);
+        // barrierFree: these only change G-code state and queue moves (step generation may go on)
+        gcode.RegisterCommand("G1", CmdG1, false, barrierFree: true);
         gcode.RegisterCommand("G20", CmdG20, false);
         gcode.RegisterCommand("G21", CmdG21, false);
-        gcode.RegisterCommand("M82", CmdM82, false);
-        gcode.RegisterCommand("M83", CmdM83, false);
-        gcode.RegisterCommand("G90", CmdG90, false);
-        gcode.RegisterCommand("G91", CmdG91, false);
-        gcode.RegisterCommand("G92", CmdG92, false);
+        gcode.RegisterCommand("M82", CmdM82, false, barrierFree: true);
+        gcode.RegisterCommand("M83", CmdM83, false, barrierFree: true);
+        gcode.RegisterCommand("G90", CmdG90, false, barrierFree: true);
+        gcode.RegisterCommand("G91", CmdG91, false, barrierFree: true);
+        gcode.RegisterCommand("G92", CmdG92, false, barrierFree: true);
         gcode.RegisterCommand("M220", CmdM220, false);
         gcode.RegisterCommand("M221", CmdM221, false);
         gcode.RegisterCommand("SET_GCODE_OFFSET", CmdSetGcodeOffset, false, CmdSetGcodeOffsetHelp);
         gcode.RegisterCommand("SAVE_GCODE_STATE", CmdSaveGcodeState, false, CmdSaveGcodeStateHelp);
         gcode.RegisterCommand("RESTORE_GCODE_STATE", CmdRestoreGcodeState, false, CmdRestoreGcodeStateHelp);
-        gcode.RegisterCommand("G0", CmdG1);
-        // These only change G-code state and queue moves: step generation may go on
-        foreach (var (name, handler) in new (string, Action<GCodeCommand>)[]
-                 { ("G0", CmdG1), ("G1", CmdG1), ("M82", CmdM82), ("M83", CmdM83), ("G90", CmdG90), ("G91", CmdG91), ("G92", CmdG92) })
-            gcode.MarkBarrierFree(name, handler);
+        gcode.RegisterCommand("G0", CmdG1, barrierFree: true);
         gcode.RegisterCommand("M114", CmdM114, true);
         gcode.RegisterCommand("GET_POSITION", CmdGetPosition, true, CmdGetPositionHelp);
         _printer.RegisterEventHandler("klippy:ready", HandleReady);

@@ -39,5 +39,5 @@ public class TmcFieldTests
     }
 
     [Fact]
-    public void UartCrc8() => Assert.Equal(0x48, McuTmcUartBitbang.CalcCrc8([0x05, 0x00, 0x00]));
+    public void UartCrc8() => Assert.Equal(0x48, Klipsharp.Protocol.TmcUartFrame.Crc8([0x05, 0x00, 0x00]));
 }
