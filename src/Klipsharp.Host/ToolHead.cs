@@ -26,7 +26,8 @@ public sealed class Move
     public double[] EndPos;
     public double Accel;
     public readonly double JunctionDeviation;
-    public readonly List<Action<double>> TimingCallbacks = new();
+    // Allocated by the first callback: most moves have none.
+    public List<Action<double>>? TimingCallbacks;
     public readonly bool IsKinematicMove;
     public readonly double[] AxesD;
     public double MoveD;
@@ -410,8 +411,9 @@ public sealed partial class ToolHead : IMovePlanner, IHomingToolhead, IMoveTrans
                 if (move.AxesD[i + 3] != 0.0)
                     _extraAxes[i].ProcessMove(nextMoveTime, move, i + 3);
             nextMoveTime = nextMoveTime + move.AccelT + move.CruiseT + move.DecelT;
-            foreach (var cb in move.TimingCallbacks)
-                cb(nextMoveTime);
+            if (move.TimingCallbacks is { } callbacks)
+                foreach (var cb in callbacks)
+                    cb(nextMoveTime);
         }
         AdvanceMoveTime(nextMoveTime);
         _motionQueuing.NoteMcuMovequeueActivity(nextMoveTime);
@@ -767,7 +769,7 @@ public sealed partial class ToolHead : IMovePlanner, IHomingToolhead, IMoveTrans
             callback(GetLastMoveTime());
             return;
         }
-        lastMove.TimingCallbacks.Add(callback);
+        (lastMove.TimingCallbacks ??= new()).Add(callback);
     }
 
     public (double MaxVelocity, double MaxAccel) GetMaxVelocity() => (MaxVelocity, MaxAccel);
