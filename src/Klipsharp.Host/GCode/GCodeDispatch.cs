@@ -398,7 +398,9 @@ public sealed partial class GCodeDispatch
             var handler = _gcodeHandlers.TryGetValue(cmd, out var h) ? h : CmdDefault;
             try
             {
-                if (CommandBarrier is { } barrier && !_barrierFree.Contains(cmd))
+                // Comment and empty lines need no barrier either: CmdDefault ignores them
+                // (and no handler can be registered under the empty name)
+                if (CommandBarrier is { } barrier && cmd.Length != 0 && !_barrierFree.Contains(cmd))
                     barrier();
                 handler(gcmd);
             }

@@ -191,4 +191,15 @@ public class GCodeDispatchTests
     {
         Assert.Throws<FormatException>(() => Shlex.Split(text));
     }
+
+    [Fact]
+    public void CommandBarrierRunsBeforeEveryCommandButPlainMovesAndComments()
+    {
+        SetupReady();
+        var seen = new List<string>();
+        _gcode.RegisterCommand("G1", g => seen.Add("G1"), barrierFree: true);
+        _gcode.CommandBarrier = () => seen.Add("barrier");
+        Run("G1 X1", "; a comment", "", "TEST_CMD A=1", "G1 X2", "M400_UNKNOWN");
+        Assert.Equal(new[] { "G1", "barrier", "G1", "barrier" }, seen);
+    }
 }
