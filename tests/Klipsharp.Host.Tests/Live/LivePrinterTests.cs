@@ -44,20 +44,7 @@ public class LivePrinterTests
     // A real-time host on a starved machine can be late with a message; the MCU then shuts
     // down as a real one would ("Timer too close" and friends). That is the environment,
     // not the behaviour under test: such an attempt is repeated.
-    private static void RetryWhenOverloaded(Action attempt)
-    {
-        for (int i = 1; ; i++)
-        {
-            try
-            {
-                attempt();
-                return;
-            }
-            catch (HostOverloadedException) when (i < 3)
-            {
-            }
-        }
-    }
+    private static void RetryWhenOverloaded(Action attempt) => LiveHost.RetryWhenOverloaded(attempt);
 
     [Fact]
     public void HomesHeatsAndPrintsAFileAndTheMcuStepsMatchTheHost() => RetryWhenOverloaded(PrintAFile);

@@ -102,7 +102,9 @@ public class TmcSimTests
     // homing move waits on its drip completion: the move must keep flowing (upstream's
     // greenlets), or the MCU shuts down with "Timer too close"
     [Fact]
-    public void HomingWithUartDriverEnableCallbacks()
+    public void HomingWithUartDriverEnableCallbacks() => LiveHost.RetryWhenOverloaded(HomeWithUartDriverEnableCallbacks);
+
+    private static void HomeWithUartDriverEnableCallbacks()
     {
         using var host = new LiveHost(extraConfig: TmcSections);
         host.WaitReady();
