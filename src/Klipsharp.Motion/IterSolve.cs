@@ -329,11 +329,8 @@ public abstract partial class StepperKinematics
     }
 
     /// <summary>Set the commanded position from a cartesian position (itersolve_set_position).</summary>
-    public void SetPosition(double x, double y, double z)
-    {
-        SyncQueued();
-        CommandedPos = CalcPositionFromCoord(x, y, z);
-    }
+    public void SetPosition(double x, double y, double z) =>
+        CommandedPos = CalcPositionFromCoord(x, y, z); // (which waits for queued rounds)
 
     /// <summary>The stepper position after the last generated step (itersolve_get_commanded_pos).</summary>
     public double GetCommandedPos()

@@ -277,8 +277,10 @@ internal sealed class LiveHost : IDisposable
 
     /// <summary>
     /// Runs <paramref name="attempt"/> again (up to three times in all) when the host was
-    /// too late for the MCU: that is the machine, not the behaviour under test, while a
-    /// real fault fails every attempt.
+    /// too late for the MCU: a real-time host on a starved machine can be late with a
+    /// message, and the MCU then shuts down as a real one would ("Timer too close" and
+    /// friends). That is the machine, not the behaviour under test; a real fault fails
+    /// every attempt.
     /// </summary>
     public static void RetryWhenOverloaded(Action attempt)
     {

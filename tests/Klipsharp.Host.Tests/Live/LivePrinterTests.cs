@@ -41,13 +41,8 @@ public class LivePrinterTests
         return sb.ToString();
     }
 
-    // A real-time host on a starved machine can be late with a message; the MCU then shuts
-    // down as a real one would ("Timer too close" and friends). That is the environment,
-    // not the behaviour under test: such an attempt is repeated.
-    private static void RetryWhenOverloaded(Action attempt) => LiveHost.RetryWhenOverloaded(attempt);
-
     [Fact]
-    public void HomesHeatsAndPrintsAFileAndTheMcuStepsMatchTheHost() => RetryWhenOverloaded(PrintAFile);
+    public void HomesHeatsAndPrintsAFileAndTheMcuStepsMatchTheHost() => LiveHost.RetryWhenOverloaded(PrintAFile);
 
     private static void PrintAFile()
     {
@@ -93,7 +88,7 @@ public class LivePrinterTests
     }
 
     [Fact]
-    public void KillingTheMcuMidPrintShutsDownWithLostCommunication() => RetryWhenOverloaded(KillMidPrint);
+    public void KillingTheMcuMidPrintShutsDownWithLostCommunication() => LiveHost.RetryWhenOverloaded(KillMidPrint);
 
     private static void KillMidPrint()
     {
@@ -121,7 +116,7 @@ public class LivePrinterTests
     }
 
     [Fact]
-    public void TheMcuTurnsAHeaterOffWhenTheHostStopsConfirmingIt() => RetryWhenOverloaded(HeaterMaxDuration);
+    public void TheMcuTurnsAHeaterOffWhenTheHostStopsConfirmingIt() => LiveHost.RetryWhenOverloaded(HeaterMaxDuration);
 
     private static void HeaterMaxDuration()
     {
@@ -150,7 +145,7 @@ public class LivePrinterTests
     }
 
     [Fact]
-    public void TheTerminalAcknowledgesCommandsAndActsOnM112DuringALongCommand() => RetryWhenOverloaded(TerminalM112);
+    public void TheTerminalAcknowledgesCommandsAndActsOnM112DuringALongCommand() => LiveHost.RetryWhenOverloaded(TerminalM112);
 
     private static void TerminalM112()
     {
@@ -174,7 +169,7 @@ public class LivePrinterTests
     }
 
     [Fact]
-    public void RestartReconnectsToTheConfiguredMcuWithoutResendingTheConfig() => RetryWhenOverloaded(HostRestart);
+    public void RestartReconnectsToTheConfiguredMcuWithoutResendingTheConfig() => LiveHost.RetryWhenOverloaded(HostRestart);
 
     private static void HostRestart()
     {
@@ -199,7 +194,7 @@ public class LivePrinterTests
     }
 
     [Fact]
-    public void AThermistorOutOfRangeShutsDownAndFirmwareRestartRecovers() => RetryWhenOverloaded(ThermistorOutOfRange);
+    public void AThermistorOutOfRangeShutsDownAndFirmwareRestartRecovers() => LiveHost.RetryWhenOverloaded(ThermistorOutOfRange);
 
     private static void ThermistorOutOfRange()
     {
