@@ -58,6 +58,7 @@ public sealed class MotionQueuing
         if (_queueStepGeneration)
         {
             _steppersSyncMgr.QueuedRoundFlushed = FinalizeTrapqs;
+            _steppersSyncMgr.FlushFinishedRoundsEarly = true;
             _flushTimer.SkipsBarrier = true;
             _reactor.CallbackBarrier = SyncStepGenerationNoThrow;
             _printer.ShutdownBarrier = SyncStepGenerationNoThrow;
@@ -160,6 +161,21 @@ public sealed class MotionQueuing
         var list = new List<Action<double, double>>(_flushCallbacks);
         list.Remove(callback);
         _flushCallbacks = list;
+    }
+
+    /// <summary>Secant evaluations and steps found by the solvers of the current stepper kinematics, read after the run (for benchmarks).</summary>
+    public (long Iterations, long Steps) SolverStatistics()
+    {
+        long iterations = 0, steps = 0;
+        foreach (var se in _syncEmitters)
+        {
+            if (se.GetStepperKinematics() is { } sk)
+            {
+                iterations += sk.SolverIterations;
+                steps += sk.SolverSteps;
+            }
+        }
+        return (iterations, steps);
     }
 
     // ---- kinematic scan window tracking

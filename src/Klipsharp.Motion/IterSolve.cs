@@ -17,6 +17,12 @@ public abstract partial class StepperKinematics
     private long _walkRemovals;
     private double _walkFlushTime;
 
+    /// <summary>Secant position evaluations the solver has made for this stepper (for benchmarks).</summary>
+    public long SolverIterations { get; private set; }
+
+    /// <summary>Steps the solver has found for this stepper (for benchmarks).</summary>
+    public long SolverSteps { get; private set; }
+
     /// <summary>Cartesian axis (0-2) whose position this stepper follows one to one, or -1: lets the solver skip the virtual CalcPosition call.</summary>
     private protected int CartesianAxis = -1;
 
@@ -78,6 +84,7 @@ public abstract partial class StepperKinematics
         double lastTime = start, lowTime = start, highTime = start + SeekTimeReset;
         if (highTime > end)
             highTime = end;
+        int iterations = 0, steps = 0;
         for (;;)
         {
             // Secant method: extrapolate the next time from the last two guesses
@@ -110,6 +117,7 @@ public abstract partial class StepperKinematics
             oldGuessPos = guessPos;
             guessTime = nextTime;
             guessPos = default(TPos).Position(this, m, nextTime);
+            iterations++;
             guessDist = guessPos - target;
             if (Math.Abs(guessDist) > .000000001)
             {
@@ -157,6 +165,7 @@ public abstract partial class StepperKinematics
                 }
             }
             // Step found: submit it
+            steps++;
             int ret = sc.Append(sdir ? 1 : 0, m.PrintTime, guessTime);
             if (ret != 0)
                 return ret;
@@ -173,6 +182,8 @@ public abstract partial class StepperKinematics
             isDirChange = haveBracket = checkOscillate = false;
         }
         CommandedPos = target - (sdir ? halfStep : -halfStep);
+        SolverIterations += iterations;
+        SolverSteps += steps;
         PostCommandedPositionChange();
         return 0;
     }

@@ -71,33 +71,40 @@ public interface IMoveQueueSink
     void SendBatch(ReadOnlySpan<MoveQueueMessage> batch);
 }
 
-/// <summary>A growable FIFO of structs that reuses its storage (for message and history queues).</summary>
+/// <summary>
+/// A growable FIFO of structs that reuses its storage (for message and history queues).
+/// One thread may add while another removes: the adder writes only free slots, the
+/// added count and (when it grows) the storage, the remover only the removed count, and
+/// each access reads the storage once, so an element is found in the old storage or in
+/// its copy.
+/// </summary>
 public sealed class RingBuffer<T> where T : struct
 {
     private T[] _items;
-    private int _head, _count;
+    private long _added, _removed;
 
     public RingBuffer(int capacity = 16)
     {
-        _items = new T[Math.Max(capacity, 4)];
+        _items = new T[(int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(capacity, 4))];
     }
 
-    public int Count => _count;
+    public int Count => (int)(Volatile.Read(ref _added) - Volatile.Read(ref _removed));
 
-    /// <summary>Number of elements ever added (so Count less than this were removed).</summary>
-    public long TotalAdded { get; private set; }
+    /// <summary>Number of elements ever added.</summary>
+    public long TotalAdded => Volatile.Read(ref _added);
+
+    /// <summary>Number of elements ever removed (so the oldest is element TotalRemoved of all ever added).</summary>
+    public long TotalRemoved => Volatile.Read(ref _removed);
 
     /// <summary>Element <paramref name="index"/> counted from the oldest (0) to the newest (Count-1).</summary>
     public ref T this[int index]
     {
         get
         {
-            if ((uint)index >= (uint)_count)
+            if ((uint)index >= (uint)Count)
                 throw new ArgumentOutOfRangeException(nameof(index));
-            int i = _head + index;
-            if (i >= _items.Length)
-                i -= _items.Length;
-            return ref _items[i];
+            T[] items = Volatile.Read(ref _items);
+            return ref items[(int)(_removed + index) & (items.Length - 1)];
         }
     }
 
@@ -105,20 +112,20 @@ public sealed class RingBuffer<T> where T : struct
     public ref T First => ref this[0];
 
     /// <summary>Reference to the newest element.</summary>
-    public ref T Last => ref this[_count - 1];
+    public ref T Last => ref this[Count - 1];
 
     /// <summary>Append as the newest element and return a reference to it.</summary>
     public ref T AddLast()
     {
-        if (_count == _items.Length)
-            Grow();
-        int i = _head + _count;
-        if (i >= _items.Length)
-            i -= _items.Length;
-        _count++;
-        TotalAdded++;
-        _items[i] = default;
-        return ref _items[i];
+        long added = _added;
+        T[] items = _items;
+        // A stale removed count only makes the queue look fuller
+        if (added - Volatile.Read(ref _removed) >= items.Length)
+            items = Grow();
+        ref T slot = ref items[(int)added & (items.Length - 1)];
+        slot = default;
+        Volatile.Write(ref _added, added + 1);
+        return ref slot;
     }
 
     public void AddLast(in T item) => AddLast() = item;
@@ -126,33 +133,31 @@ public sealed class RingBuffer<T> where T : struct
     /// <summary>Drop the oldest element.</summary>
     public void RemoveFirst()
     {
-        if (_count == 0)
+        long removed = _removed;
+        if (removed == Volatile.Read(ref _added))
             throw new InvalidOperationException("queue is empty");
-        _items[_head] = default;
-        _head++;
-        if (_head == _items.Length)
-            _head = 0;
-        _count--;
+        if (RuntimeHelpers.IsReferenceOrContainsReferences<T>())
+        {
+            T[] items = Volatile.Read(ref _items);
+            items[(int)removed & (items.Length - 1)] = default;
+        }
+        Volatile.Write(ref _removed, removed + 1);
     }
 
     public void Clear()
     {
-        while (_count > 0)
+        while (Count > 0)
             RemoveFirst();
-        _head = 0;
     }
 
-    private void Grow()
+    private T[] Grow()
     {
-        var items = new T[_items.Length * 2];
-        for (int i = 0; i < _count; i++)
-        {
-            int j = _head + i;
-            if (j >= _items.Length)
-                j -= _items.Length;
-            items[i] = _items[j];
-        }
-        _items = items;
-        _head = 0;
+        T[] old = _items;
+        var items = new T[old.Length * 2];
+        // Elements the remover takes meanwhile are copied too, harmlessly
+        for (long i = Volatile.Read(ref _removed); i < _added; i++)
+            items[(int)i & (items.Length - 1)] = old[(int)i & (old.Length - 1)];
+        Volatile.Write(ref _items, items);
+        return items;
     }
 }

@@ -59,11 +59,11 @@ internal sealed class StepGenWorkers
     private int _liveThreads, _sleepingWorkers;
     private bool _mainWaiting, _stopped;
     private Exception? _failure;
-    private static long s_rounds, s_syncs, s_mainJobs, s_helperJobs, s_waitTicks;
+    private static long s_rounds, s_syncs, s_streamed, s_mainJobs, s_helperJobs, s_waitTicks;
 
-    /// <summary>Counters for benchmarking: rounds, times the caller collected them, jobs run by the caller and by helpers, time the caller waited.</summary>
+    /// <summary>Counters for benchmarking: rounds, times the caller collected them all or the finished ones, jobs run by the caller and by helpers, time the caller waited.</summary>
     public static string Statistics =>
-        $"stepgen: rounds={s_rounds} syncs={s_syncs} main jobs={s_mainJobs} helper jobs={s_helperJobs} " +
+        $"stepgen: rounds={s_rounds} syncs={s_syncs} early flushes={s_streamed} main jobs={s_mainJobs} helper jobs={s_helperJobs} " +
         $"waiting={s_waitTicks * 1000 / Stopwatch.Frequency}ms";
 
     /// <summary>
@@ -253,7 +253,34 @@ internal sealed class StepGenWorkers
         return into;
     }
 
-    /// <summary>Return a round taken with <see cref="TakeRounds"/> for reuse.</summary>
+    /// <summary>
+    /// The oldest rounds that are finished, oldest first, while later ones may still run;
+    /// hand each back with <see cref="Recycle"/>. Takes none once a job threw (then
+    /// <see cref="TakeRounds"/> reports it).
+    /// </summary>
+    public void TakeFinishedRounds(List<Round> into)
+    {
+        lock (_lock)
+        {
+            if (_failure is not null)
+                return;
+            int done = _rounds.Count;
+            for (int i = 0; i < _emitters.Length; i++)
+                if (_hasJobs[i] && _next[i] < done)
+                    done = _next[i];
+            if (done == 0)
+                return;
+            for (int k = 0; k < done; k++)
+                into.Add(_rounds[k]);
+            _rounds.RemoveRange(0, done);
+            for (int i = 0; i < _emitters.Length; i++)
+                if (_hasJobs[i])
+                    _next[i] -= done;
+        }
+        s_streamed++;
+    }
+
+    /// <summary>Return a round taken with <see cref="TakeRounds"/> or <see cref="TakeFinishedRounds"/> for reuse.</summary>
     public void Recycle(Round r) => _freeRounds.Push(r);
 
     // Start helpers up to the wanted count (caller holds _lock).

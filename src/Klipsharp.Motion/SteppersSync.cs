@@ -175,7 +175,8 @@ public sealed class SteppersSync
     public void Flush(ulong moveClock) => Flush(moveClock, null, 0);
 
     // steppersync_flush; with messageLimits, an emitter's messages beyond the count
-    // its queue had when a queued round was generated wait for a later flush.
+    // its queue had when a queued round was generated wait for a later flush (and
+    // later rounds may be adding them meanwhile).
     internal void Flush(ulong moveClock, long[]? messageLimits, int firstEmitter)
     {
         int count = 0;
@@ -188,8 +189,8 @@ public sealed class SteppersSync
             for (int i = 0; i < emitters.Count; i++)
             {
                 RingBuffer<MoveQueueMessage> q = emitters[i].MessageQueue;
-                if (q.Count != 0 && q.First.ReqClock < reqClock
-                    && (messageLimits is null || q.TotalAdded - q.Count < messageLimits[firstEmitter + i]))
+                bool available = messageLimits is null ? q.Count != 0 : q.TotalRemoved < messageLimits[firstEmitter + i];
+                if (available && q.First.ReqClock < reqClock)
                 {
                     best = emitters[i];
                     reqClock = q.First.ReqClock;
@@ -255,8 +256,13 @@ public sealed class SteppersSyncManager
 
     // Queued rounds the caller may run ahead of the helpers before it helps.
     private const int AheadRounds = 2;
-    // Queued rounds after which the caller syncs (trapq history is only trimmed then).
+    // Queued rounds after which the caller syncs.
     private const int MaxQueuedRounds = 64;
+    // Rounds flushed early after which the caller syncs: their trapq moves are finalized
+    // only when no round runs (a sync), and wait meanwhile.
+    private const int MaxUnfinalizedRounds = 64;
+    private int _unfinalizedRounds;
+    private double _unfinalizedFreeTime, _unfinalizedClearTime;
 
     /// <summary>
     /// Helper threads for step generation (0 = generate on the calling thread only).
@@ -272,8 +278,19 @@ public sealed class SteppersSyncManager
         }
     }
 
-    /// <summary>Called with (trapq free time, clear history time) after each queued round is flushed.</summary>
+    /// <summary>
+    /// Called with the last flushed queued round's (trapq free time, clear history time)
+    /// at a sync, when no round runs any more: after each round that a sync flushes, or
+    /// once for all rounds flushed since the last call.
+    /// </summary>
     public Action<double, double>? QueuedRoundFlushed { get; set; }
+
+    /// <summary>
+    /// Whether <see cref="QueueGenSteps"/> flushes the queued rounds that are finished
+    /// while later ones still run, so that flushing overlaps with step generation. The
+    /// messages and their order are the same as when a sync flushes them.
+    /// </summary>
+    public bool FlushFinishedRoundsEarly { get; set; }
 
     /// <summary>True while queued rounds wait for <see cref="SyncGenSteps"/>.</summary>
     public bool HasQueuedRounds => _workers is { RoundCount: > 0 };
@@ -288,7 +305,10 @@ public sealed class SteppersSyncManager
         int helpers = emitters < 2 ? 0 : Math.Min(HelperThreads, emitters - 1);
         if (_workers is not null && (helpers <= 0 || _workers.Helpers != helpers))
         {
-            SyncForChange(); // rounds the old workers still hold go first
+            // Rounds the old workers still hold go first
+            GenStepsFailure? failure = SyncGenSteps();
+            if (failure is not null)
+                _deferredFailure = failure;
             _workers.Stop();
             _workers = null;
         }
@@ -333,13 +353,44 @@ public sealed class SteppersSyncManager
     /// </summary>
     public GenStepsFailure? QueueGenSteps(double flushTime, double genStepsTime, double clearHistoryTime, double trapqFreeTime)
     {
-        if (_deferredFailure is not null || (_workers is { RoundCount: >= MaxQueuedRounds }))
+        if (_deferredFailure is not null || _workers is { RoundCount: >= MaxQueuedRounds }
+            || _unfinalizedRounds >= MaxUnfinalizedRounds)
         {
             GenStepsFailure? earlier = SyncGenSteps();
             if (earlier is not null)
                 return earlier;
         }
-        return RunRound(flushTime, genStepsTime, clearHistoryTime, trapqFreeTime, queue: true);
+        GenStepsFailure? failure = RunRound(flushTime, genStepsTime, clearHistoryTime, trapqFreeTime, queue: true);
+        if (failure is null && FlushFinishedRoundsEarly)
+            failure = FlushFinishedRounds();
+        return failure;
+    }
+
+    // Flush the oldest queued rounds that are finished while later ones may still run
+    // (their emitters' queues take new messages meanwhile; see SteppersSync.Flush). On a
+    // failure the remaining rounds are finished and dropped, as in a sync.
+    private GenStepsFailure? FlushFinishedRounds()
+    {
+        if (_syncing || _workers is not { RoundCount: > 0 } workers)
+            return null;
+        _syncing = true;
+        try
+        {
+            workers.TakeFinishedRounds(_doneRounds);
+            foreach (StepGenWorkers.Round r in _doneRounds)
+            {
+                if (_deferredFailure is null)
+                    _deferredFailure = FlushRound(r, isQueued: true);
+            }
+        }
+        finally
+        {
+            foreach (StepGenWorkers.Round r in _doneRounds)
+                workers.Recycle(r);
+            _doneRounds.Clear();
+            _syncing = false;
+        }
+        return _deferredFailure is null ? null : SyncGenSteps();
     }
 
     /// <summary>
@@ -348,7 +399,7 @@ public sealed class SteppersSyncManager
     /// </summary>
     public GenStepsFailure? SyncGenSteps()
     {
-        if (!_syncing && _workers is { RoundCount: > 0 } workers)
+        if (!_syncing && _workers is { } workers && (workers.RoundCount > 0 || _unfinalizedRounds > 0))
         {
             _syncing = true;
             try
@@ -371,6 +422,11 @@ public sealed class SteppersSyncManager
                     foreach (StepGenWorkers.Round r in _doneRounds)
                         workers.Recycle(r);
                     _doneRounds.Clear();
+                }
+                if (_unfinalizedRounds != 0)
+                {
+                    _unfinalizedRounds = 0;
+                    QueuedRoundFlushed?.Invoke(_unfinalizedFreeTime, _unfinalizedClearTime);
                 }
             }
             finally
@@ -502,7 +558,12 @@ public sealed class SteppersSyncManager
         if (failed is not null)
             return new GenStepsFailure(failed, r.FlushTime, r.GenStepsTime, r.ClearHistoryTime, r.LastFlushTime, r.LastGenStepsTime);
         if (isQueued)
-            QueuedRoundFlushed?.Invoke(r.TrapqFreeTime, r.ClearHistoryTime);
+        {
+            // Finalized at the end of the sync (or of a later one, if flushed early)
+            _unfinalizedFreeTime = r.TrapqFreeTime;
+            _unfinalizedClearTime = r.ClearHistoryTime;
+            _unfinalizedRounds++;
+        }
         return null;
     }
 

@@ -8,9 +8,9 @@ namespace Klipsharp.Motion.Tests;
 public class ParallelStepGenTests
 {
     // Four steppers (corexy pair, z, extruder with pressure advance) on back-and-forth moves.
-    private static List<MoveQueueMessage> Run(int helpers, int cycles, bool queued = false)
+    private static List<MoveQueueMessage> Run(int helpers, int cycles, bool queued = false, bool early = false)
     {
-        var ssm = new SteppersSyncManager { HelperThreads = helpers };
+        var ssm = new SteppersSyncManager { HelperThreads = helpers, FlushFinishedRoundsEarly = early };
         SteppersSync ss = ssm.AllocSteppersSync();
         var sink = new RecordingSink();
         var tq = new TrapQ();
@@ -28,6 +28,14 @@ public class ParallelStepGenTests
             se.SetStepperKinematics(sks[i]);
         }
         ((ExtruderStepperKinematics)sks[3]).SetPressureAdvance(0.0, 0.04, 0.04);
+        if (early)
+        {
+            ssm.QueuedRoundFlushed = (free, clear) =>
+            {
+                tq.FinalizeMoves(free, clear);
+                etq.FinalizeMoves(free, clear);
+            };
+        }
         ss.SetupMoveQueue(sink, 500);
         ss.SetTime(0.0, 16_000_000.0);
 
@@ -95,6 +103,40 @@ public class ParallelStepGenTests
         // Moves are appended while rounds are still queued, and the trapqs are
         // finalized only when each round is flushed
         AssertSameMessages(Run(0, 12), Run(helpers, 12, queued: true));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void RoundsFlushedEarlyGiveTheSequentialMessages(int helpers)
+    {
+        // Finished rounds are flushed while later ones add to the same queues, and the
+        // trapqs are finalized at the syncs (every 64 rounds and at the end)
+        AssertSameMessages(Run(0, 40), Run(helpers, 40, queued: true, early: true));
+    }
+
+    [Fact]
+    public void RoundsFlushedEarlyFinalizeTheTrapqsOnlyAtASync()
+    {
+        var (ssm, tq, sink, _) = XyPrinter();
+        ssm.FlushFinishedRoundsEarly = true;
+        var finalized = new List<(double Free, double Clear)>();
+        ssm.QueuedRoundFlushed = (free, clear) => finalized.Add((free, clear));
+        for (int i = 0; i < 10; i++)
+            tq.Append(1.0 + i, 0.1, 0.5, 0.1, 6.0 * i, 0, 0, 1, 0, 0, 0, 10, 100);
+        for (int i = 0; i < 20; i++)
+        {
+            double t = 1.0 + 0.5 * i;
+            Assert.Null(ssm.QueueGenSteps(t - 0.05, t, t - 1.0, t - 0.1));
+        }
+        // Later rounds read the moves that earlier ones are done with
+        Assert.Empty(finalized);
+        Assert.Null(ssm.SyncGenSteps());
+        Assert.Equal([(10.4, 9.5)], finalized);
+        Assert.False(ssm.HasQueuedRounds);
+        Assert.NotEmpty(sink.Batches);
+        Assert.Null(ssm.SyncGenSteps());
+        Assert.Single(finalized);
     }
 
     // One cartesian stepper per letter of axes, on one trapq and one MCU.

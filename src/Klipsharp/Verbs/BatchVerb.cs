@@ -89,9 +89,11 @@ public static class BatchVerb
             }
             string? stats = Environment.GetEnvironmentVariable("KLIPSHARP_STATS");
             using var allocations = stats == "alloc" ? new AllocationSampler() : null;
-            var (result, lastError) = PrinterHost.Run(startArgs, Log);
+            Printer? printer = null;
+            var options = new HostOptions { OnPrinterCreated = p => printer = p };
+            var (result, lastError) = PrinterHost.Run(startArgs, Log, options);
             if (stats is not null)
-                PrintStats();
+                PrintStats(printer);
             allocations?.Print();
             if (result == "error_exit")
             {
@@ -108,7 +110,7 @@ public static class BatchVerb
     }
 
     // Runtime statistics for benchmarking (KLIPSHARP_STATS=1).
-    private static void PrintStats()
+    private static void PrintStats(Printer? printer)
     {
         var info = GC.GetGCMemoryInfo();
         Console.Error.WriteLine(
@@ -118,6 +120,11 @@ public static class BatchVerb
             $"jit={System.Runtime.JitInfo.GetCompiledMethodCount()} methods {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F0}ms " +
             $"cpu={Environment.CpuUsage.TotalTime.TotalMilliseconds:F0}ms");
         Console.Error.WriteLine(Klipsharp.Motion.SteppersSyncManager.ParallelStatistics);
+        if (printer?.TryLookupObject<MotionQueuing>("motion_queuing") is { } motionQueuing)
+        {
+            var (iterations, steps) = motionQueuing.SolverStatistics();
+            Console.Error.WriteLine($"solver: steps={steps} iterations={iterations}");
+        }
     }
 
     // Allocation sampling by type (KLIPSHARP_STATS=alloc): the runtime reports an
