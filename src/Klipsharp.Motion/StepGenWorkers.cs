@@ -59,11 +59,11 @@ internal sealed class StepGenWorkers
     private int _liveThreads, _sleepingWorkers;
     private bool _mainWaiting, _stopped;
     private Exception? _failure;
-    private static long s_rounds, s_syncs, s_streamed, s_mainJobs, s_helperJobs, s_waitTicks;
+    private static long s_rounds, s_syncs, s_earlyFlushes, s_mainJobs, s_helperJobs, s_waitTicks;
 
     /// <summary>Counters for benchmarking: rounds, times the caller collected them all or the finished ones, jobs run by the caller and by helpers, time the caller waited.</summary>
     public static string Statistics =>
-        $"stepgen: rounds={s_rounds} syncs={s_syncs} early flushes={s_streamed} main jobs={s_mainJobs} helper jobs={s_helperJobs} " +
+        $"stepgen: rounds={s_rounds} syncs={s_syncs} early flushes={s_earlyFlushes} main jobs={s_mainJobs} helper jobs={s_helperJobs} " +
         $"waiting={s_waitTicks * 1000 / Stopwatch.Frequency}ms";
 
     /// <summary>
@@ -277,7 +277,7 @@ internal sealed class StepGenWorkers
                 if (_hasJobs[i])
                     _next[i] -= done;
         }
-        s_streamed++;
+        s_earlyFlushes++;
     }
 
     /// <summary>Return a round taken with <see cref="TakeRounds"/> or <see cref="TakeFinishedRounds"/> for reuse.</summary>

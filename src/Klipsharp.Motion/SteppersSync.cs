@@ -234,7 +234,8 @@ public sealed record GenStepsFailure(SyncEmitter Emitter, double FlushTime, doub
 /// <para>
 /// Rounds can also be queued (<see cref="QueueGenSteps"/>): they are generated on the
 /// helper threads while the caller goes on, and flushed in order when the caller
-/// syncs, each exactly as a <see cref="GenSteps"/> call at that point would have. Until
+/// syncs (or, with <see cref="FlushFinishedRoundsEarly"/>, as soon as they are
+/// finished), each exactly as a <see cref="GenSteps"/> call at that point would have. Until
 /// then the steppers and trapqs belong to step generation: a trapq syncs by itself
 /// before a change that the queued rounds could see, and the host syncs before it
 /// touches stepper state (<see cref="SyncGenSteps"/>).
@@ -279,9 +280,8 @@ public sealed class SteppersSyncManager
     }
 
     /// <summary>
-    /// Called with the last flushed queued round's (trapq free time, clear history time)
-    /// at a sync, when no round runs any more: after each round that a sync flushes, or
-    /// once for all rounds flushed since the last call.
+    /// Called at a sync, once no round runs, with the (trapq free time, clear history
+    /// time) of the last queued round flushed since the previous call.
     /// </summary>
     public Action<double, double>? QueuedRoundFlushed { get; set; }
 
