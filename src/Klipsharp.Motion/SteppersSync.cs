@@ -257,11 +257,9 @@ public sealed class SteppersSyncManager
 
     // Queued rounds the caller may run ahead of the helpers before it helps.
     private const int AheadRounds = 2;
-    // Queued rounds after which the caller syncs.
+    // Rounds since the last sync after which the caller syncs: the queued ones and those
+    // flushed early, whose trapq moves are finalized only when no round runs (a sync).
     private const int MaxQueuedRounds = 64;
-    // Rounds flushed early after which the caller syncs: their trapq moves are finalized
-    // only when no round runs (a sync), and wait meanwhile.
-    private const int MaxUnfinalizedRounds = 64;
     private int _unfinalizedRounds;
     private double _unfinalizedFreeTime, _unfinalizedClearTime;
 
@@ -353,8 +351,7 @@ public sealed class SteppersSyncManager
     /// </summary>
     public GenStepsFailure? QueueGenSteps(double flushTime, double genStepsTime, double clearHistoryTime, double trapqFreeTime)
     {
-        if (_deferredFailure is not null || _workers is { RoundCount: >= MaxQueuedRounds }
-            || _unfinalizedRounds >= MaxUnfinalizedRounds)
+        if (_deferredFailure is not null || (_workers?.RoundCount ?? 0) + _unfinalizedRounds >= MaxQueuedRounds)
         {
             GenStepsFailure? earlier = SyncGenSteps();
             if (earlier is not null)
@@ -376,7 +373,25 @@ public sealed class SteppersSyncManager
         _syncing = true;
         try
         {
-            workers.TakeFinishedRounds(_doneRounds);
+            TakeAndFlushRounds(workers, all: false);
+        }
+        finally
+        {
+            _syncing = false;
+        }
+        return _deferredFailure is null ? null : SyncGenSteps();
+    }
+
+    // Take all rounds (after WaitAll) or the finished ones and flush them in order; after
+    // a failure (kept in _deferredFailure) the rest are dropped. Hands every round back.
+    private void TakeAndFlushRounds(StepGenWorkers workers, bool all)
+    {
+        try
+        {
+            if (all)
+                workers.TakeRounds(_doneRounds);
+            else
+                workers.TakeFinishedRounds(_doneRounds);
             foreach (StepGenWorkers.Round r in _doneRounds)
             {
                 if (_deferredFailure is null)
@@ -388,9 +403,7 @@ public sealed class SteppersSyncManager
             foreach (StepGenWorkers.Round r in _doneRounds)
                 workers.Recycle(r);
             _doneRounds.Clear();
-            _syncing = false;
         }
-        return _deferredFailure is null ? null : SyncGenSteps();
     }
 
     /// <summary>
@@ -408,21 +421,7 @@ public sealed class SteppersSyncManager
                 foreach (TrapQ tq in _guardedTrapqs)
                     tq.ClearQueuedReader();
                 _guardedTrapqs.Clear();
-                try
-                {
-                    workers.TakeRounds(_doneRounds);
-                    foreach (StepGenWorkers.Round r in _doneRounds)
-                    {
-                        if (_deferredFailure is null)
-                            _deferredFailure = FlushRound(r, isQueued: true);
-                    }
-                }
-                finally
-                {
-                    foreach (StepGenWorkers.Round r in _doneRounds)
-                        workers.Recycle(r);
-                    _doneRounds.Clear();
-                }
+                TakeAndFlushRounds(workers, all: true);
                 if (_unfinalizedRounds != 0)
                 {
                     _unfinalizedRounds = 0;

@@ -90,7 +90,7 @@ public static class BatchVerb
             string? stats = Environment.GetEnvironmentVariable("KLIPSHARP_STATS");
             using var allocations = stats == "alloc" ? new AllocationSampler() : null;
             Printer? printer = null;
-            var options = new HostOptions { OnPrinterCreated = p => printer = p };
+            var options = stats is null ? null : new HostOptions { OnPrinterCreated = p => printer = p };
             var (result, lastError) = PrinterHost.Run(startArgs, Log, options);
             if (stats is not null)
                 PrintStats(printer);
