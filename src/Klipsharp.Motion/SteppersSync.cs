@@ -94,8 +94,8 @@ public sealed class SteppersSync
 {
     private readonly List<SyncEmitter> _emitters = new();
     private IMoveQueueSink? _sink;
-    // Min-heap of the clocks at which MCU move-queue slots become free.
-    private ulong[] _moveClocks = Array.Empty<ulong>();
+    // When each MCU move-queue slot becomes free.
+    private MoveQueueSlots _moveClocks = new(0);
     private MoveQueueMessage[] _batch = new MoveQueueMessage[64];
     // Print time to clock conversion (a clock_estimate with conv_clock 0).
     private double _estFreq, _convTime;
@@ -127,7 +127,7 @@ public sealed class SteppersSync
     public void SetupMoveQueue(IMoveQueueSink sink, int moveNum)
     {
         _sink = sink;
-        _moveClocks = new ulong[moveNum];
+        _moveClocks = new MoveQueueSlots(moveNum);
     }
 
     /// <summary>Set the print-time-to-clock conversion for this MCU and its steppers (steppersync_set_time).</summary>
@@ -142,34 +142,6 @@ public sealed class SteppersSync
 
     /// <summary>Nearest clock to <paramref name="time"/> (upstream's clock_from_time).</summary>
     public ulong ClockFromTime(double time) => (ulong)CConv.ToInt64((time - _convTime) * _estFreq + .5);
-
-    // Replace the heap's minimum with reqClock and sift it down.
-    private void HeapReplace(ulong reqClock)
-    {
-        ulong[] mc = _moveClocks;
-        int nmc = mc.Length, pos = 0;
-        for (;;)
-        {
-            int child1Pos = 2 * pos + 1, child2Pos = 2 * pos + 2;
-            ulong child2Clock = child2Pos < nmc ? mc[child2Pos] : ulong.MaxValue;
-            ulong child1Clock = child1Pos < nmc ? mc[child1Pos] : ulong.MaxValue;
-            if (reqClock <= child1Clock && reqClock <= child2Clock)
-            {
-                mc[pos] = reqClock;
-                break;
-            }
-            if (child1Clock < child2Clock)
-            {
-                mc[pos] = child1Clock;
-                pos = child1Pos;
-            }
-            else
-            {
-                mc[pos] = child2Clock;
-                pos = child2Pos;
-            }
-        }
-    }
 
     /// <summary>Send, in req_clock order, every queued message due by <paramref name="moveClock"/> (steppersync_flush).</summary>
     public void Flush(ulong moveClock) => Flush(moveClock, null, 0);
@@ -202,11 +174,11 @@ public sealed class SteppersSync
             if (qm.MinClock != 0 && reqClock > moveClock)
                 break;
 
-            if (_moveClocks.Length == 0)
+            if (_moveClocks.Count == 0)
                 throw new InvalidOperationException("steppersync: SetupMoveQueue was not called");
-            ulong nextAvail = _moveClocks[0];
+            ulong nextAvail = _moveClocks.Earliest;
             if (qm.MinClock != 0)
-                HeapReplace(qm.MinClock); // min_clock marks a move-queue slot busy until then
+                _moveClocks.ReplaceEarliest(qm.MinClock); // min_clock marks a move-queue slot busy until then
             qm.MinClock = nextAvail; // from here on: earliest transmit clock
 
             if (count == _batch.Length)

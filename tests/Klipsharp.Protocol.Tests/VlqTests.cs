@@ -101,6 +101,42 @@ public class Crc16Tests
         Assert.Equal(0x6793, Crc16.Compute([0x07, 0x11, 0x08, 0x13]));
     }
 
+    // Upstream's bit-by-bit update (msgblock.c's crc16_ccitt).
+    private static ushort BitwiseCrc(ReadOnlySpan<byte> data)
+    {
+        ushort crc = 0xffff;
+        foreach (byte b in data)
+        {
+            byte d = (byte)(b ^ (crc & 0xff));
+            d ^= (byte)(d << 4);
+            crc = (ushort)(((d << 8) | (crc >> 8)) ^ (d >> 4) ^ (d << 3));
+        }
+        return crc;
+    }
+
+    [Fact]
+    public void TableMatchesUpstreamsBitwiseUpdate()
+    {
+        var rnd = new Random(7);
+        for (int len = 0; len < 300; len++)
+        {
+            var data = new byte[len];
+            rnd.NextBytes(data);
+            Assert.Equal(BitwiseCrc(data), Crc16.Compute(data));
+        }
+        // Every byte value after every low crc byte
+        var pair = new byte[2];
+        for (int a = 0; a < 256; a++)
+        {
+            for (int b = 0; b < 256; b++)
+            {
+                pair[0] = (byte)a;
+                pair[1] = (byte)b;
+                Assert.Equal(BitwiseCrc(pair), Crc16.Compute(pair));
+            }
+        }
+    }
+
     [Fact]
     public void EveryCorpusBlockCarriesItsCrc()
     {
