@@ -259,6 +259,15 @@ public sealed class Printer
     /// <summary>Where log lines go (stderr, a log file, or nowhere).</summary>
     public Action<string>? Log { get; set; }
 
+    /// <summary>
+    /// Where errors go that the run survives but the user must see even with the log
+    /// off (upstream logs them at ERROR level, which batch mode prints); null: to <see cref="Log"/>.
+    /// </summary>
+    public Action<string>? LogError { get; set; }
+
+    /// <summary>Report an error that the run survives (see <see cref="LogError"/>).</summary>
+    public void ReportError(string message) => (LogError ?? Log)?.Invoke(message);
+
     /// <summary>Marks the printer ready and runs the klippy:ready handlers.</summary>
     internal void SetReady()
     {

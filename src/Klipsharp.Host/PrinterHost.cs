@@ -19,6 +19,9 @@ public sealed class HostOptions
 
     /// <summary>Pause between a restart request and the new printer (klippy sleeps one second).</summary>
     public double RestartDelay { get; init; } = 1.0;
+
+    /// <summary>Where errors the run survives go (see <see cref="Printer.LogError"/>); null: to the log.</summary>
+    public Action<string>? ErrorLog { get; init; }
 }
 
 /// <summary>
@@ -76,7 +79,7 @@ public static class PrinterHost
     public static (string Result, string? LastError) RunOnce(StartArgs startArgs, Action<string>? log, HostOptions options)
     {
         var reactor = new Reactor();
-        var printer = new Printer(reactor, startArgs) { Log = log };
+        var printer = new Printer(reactor, startArgs) { Log = log, LogError = options.ErrorLog };
         GCode.GCodeDispatch.AddEarlyPrinterObjects(printer);
         Stream? gcodeStream = null;
         if (options.GCodeInput is not null && startArgs.DebugInput is null)

@@ -79,19 +79,15 @@ public sealed partial class GCodeIO
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
-                _reactor.RegisterAsyncCallback(_ => _printer.Log?.Invoke($"Read g-code\n{e}"));
+                _reactor.RegisterAsyncCallback(_ => _printer.ReportError(ReadError(e)));
                 return;
             }
             if (n <= 0)
                 return;
-            string? data;
-            try
+            string? data = Decode(buf, n, out string? error);
+            if (data is null)
             {
-                data = new UTF8Encoding(false, true).GetString(buf, 0, n);
-            }
-            catch (DecoderFallbackException e)
-            {
-                _reactor.RegisterAsyncCallback(_ => _printer.Log?.Invoke($"Read g-code\n{e}"));
+                _reactor.RegisterAsyncCallback(_ => _printer.ReportError(error!));
                 _readAllowed.Release();
                 continue;
             }
@@ -182,20 +178,40 @@ public sealed partial class GCodeIO
         }
         catch (IOException e)
         {
-            _printer.Log?.Invoke($"Read g-code\n{e}");
+            _printer.ReportError(ReadError(e));
             return null;
         }
+        string? data = Decode(buf, n, out string? error);
+        if (data is null)
+            _printer.ReportError(error!);
+        return data;
+    }
+
+    // Where the input's next block starts, for error messages.
+    private long _inputOffset;
+
+    // Each block is decoded on its own, as upstream does: a block that is not UTF-8
+    // (also one that splits a character) is skipped whole, with an error.
+    private string? Decode(byte[] buf, int n, out string? error)
+    {
+        long start = _inputOffset;
+        _inputOffset += n;
         try
         {
-            // Each block is decoded on its own, as upstream does
+            error = null;
             return new UTF8Encoding(false, true).GetString(buf, 0, n);
         }
         catch (DecoderFallbackException e)
         {
-            _printer.Log?.Invoke($"Read g-code\n{e}");
+            long at = start + Math.Max(e.Index, 0);
+            error = $"Read g-code: {InputName}: byte {at} is not valid UTF-8; bytes {start} to {start + n - 1} were skipped";
             return null;
         }
     }
+
+    private string InputName => _printer.StartArgs.DebugInput ?? "G-code input";
+
+    private string ReadError(Exception e) => $"Read g-code: {InputName}: {e.Message}";
 
     private void ProcessData(double eventtime)
     {

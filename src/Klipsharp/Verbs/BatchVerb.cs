@@ -90,7 +90,18 @@ public static class BatchVerb
             string? stats = Environment.GetEnvironmentVariable("KLIPSHARP_STATS");
             using var allocations = stats == "alloc" ? new AllocationSampler() : null;
             Printer? printer = null;
-            var options = stats is null ? null : new HostOptions { OnPrinterCreated = p => printer = p };
+            var options = new HostOptions
+            {
+                OnPrinterCreated = stats is null ? null : p => printer = p,
+                // Errors the run survives (a G-code block that is not UTF-8): upstream's
+                // batch mode prints them, whatever its log level
+                ErrorLog = msg =>
+                {
+                    Console.Error.WriteLine(msg);
+                    if (logWriter is not null && logWriter != Console.Error)
+                        logWriter.WriteLine(msg);
+                },
+            };
             var (result, lastError) = PrinterHost.Run(startArgs, Log, options);
             if (stats is not null)
                 PrintStats(printer);

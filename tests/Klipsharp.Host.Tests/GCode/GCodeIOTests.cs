@@ -50,4 +50,42 @@ public class GCodeIOTests
         Assert.Equal(new[] { "shutdown", "mark", }, order.Take(2));
         Assert.True(printer.IsShutdown);
     }
+
+    // A block of exactly 4096 bytes (the read size) starting with the given line.
+    private static byte[] Block(string firstLine, byte[]? extra = null)
+    {
+        var bytes = new List<byte>(Encoding.ASCII.GetBytes(firstLine + "\n;"));
+        if (extra is not null)
+            bytes.AddRange(extra);
+        while (bytes.Count < 4095)
+            bytes.Add((byte)'x');
+        bytes.Add((byte)'\n');
+        return bytes.ToArray();
+    }
+
+    [Fact]
+    public void BlockThatIsNotUtf8IsSkippedWithAnErrorNamingItsBytes()
+    {
+        var printer = new Printer(new Reactor(), new StartArgs { ConfigFile = "printer.cfg" });
+        var errors = new List<string>();
+        printer.LogError = errors.Add;
+        GCodeDispatch.AddEarlyPrinterObjects(printer);
+        var gcode = printer.LookupObject<GCodeDispatch>("gcode");
+        var seen = new List<string>();
+        foreach (string name in new[] { "MARKA", "MARKB", "MARKC" })
+            gcode.RegisterCommand(name, _ => seen.Add(name), whenNotReady: true);
+        byte[] input = [.. Block("MARKA"), .. Block("MARKB", [0xc3, 0xa9, 0xff]), .. Encoding.ASCII.GetBytes("MARKC\n")];
+        var io = printer.LookupObject<GCodeIO>("gcode_io");
+        io.AttachStream(new MemoryStream(input), new MemoryStream());
+        var reactor = printer.Reactor;
+        reactor.RegisterTimer(_ =>
+        {
+            reactor.End();
+            return Reactor.Never;
+        }, reactor.Monotonic() + 0.5);
+        reactor.Run();
+        // As upstream: the whole second block is dropped, the third is read
+        Assert.Equal(new[] { "MARKA", "MARKC" }, seen);
+        Assert.Equal(new[] { "Read g-code: G-code input: byte 4105 is not valid UTF-8; bytes 4096 to 8191 were skipped" }, errors);
+    }
 }

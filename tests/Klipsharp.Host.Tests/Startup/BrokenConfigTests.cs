@@ -6,6 +6,7 @@ namespace Klipsharp.Host.Tests.Startup;
 /// Broken printer.cfg files end a batch run with a non-zero exit and upstream's error
 /// message, word for word. Each case edits the example cartesian config.
 /// </summary>
+[Collection("batch stderr")]
 public sealed class BrokenConfigTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("klipsharp-cfg").FullName;

@@ -1,0 +1,63 @@
+using System.Text;
+using Klipsharp.Host.Tests.Conformance;
+
+namespace Klipsharp.Host.Tests.Startup;
+
+/// <summary>Classes that replace <see cref="Console.Error"/> to read what a batch run prints.</summary>
+[CollectionDefinition("batch stderr")]
+public sealed class BatchStderrCollection
+{
+}
+
+/// <summary>G-code input that a batch run survives: the error on stderr, the run goes on as upstream's.</summary>
+[Collection("batch stderr")]
+public sealed class BatchInputErrorTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("klipsharp-gcode").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private (int Exit, string Stderr, byte[] Output) RunBatch(byte[] gcode)
+    {
+        string cfg = Path.Combine(RepoPaths.Golden, "config", "example-cartesian.cfg");
+        string input = Path.Combine(_dir, "in.gcode"), output = Path.Combine(_dir, "out");
+        File.WriteAllBytes(input, gcode);
+        string dict = Path.Combine(RepoPaths.Golden, "dict", "atmega2560.dict");
+        var stderr = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(stderr);
+        try
+        {
+            int exit = Klipsharp.Program.Main(["batch", cfg, "-i", input, "-o", output, "-d", dict]);
+            return (exit, stderr.ToString().Trim(), File.ReadAllBytes(output));
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+    }
+
+    [Fact]
+    public void BlockThatIsNotUtf8IsSkippedWithTheErrorOnStderr()
+    {
+        // Block 2 (bytes 4096-8191) holds a Latin-1 byte in a comment and a move to X50
+        // that upstream never sees either; the move to X20 in block 3 runs
+        var text = new StringBuilder("G28\nG1 X10 F6000\n;");
+        text.Append('x', 4096 - text.Length - 1).Append('\n');
+        string block2Head = "G1 X50\n; caf";
+        byte[] gcode = [.. Encoding.ASCII.GetBytes(text.ToString()), .. Encoding.ASCII.GetBytes(block2Head), 0xe9,
+            .. Encoding.ASCII.GetBytes(new string('x', 4096 - block2Head.Length - 2) + "\n"),
+            .. Encoding.ASCII.GetBytes("G1 X20\nM400\n")];
+        string input = Path.Combine(_dir, "in.gcode");
+        var (exit, stderr, output) = RunBatch(gcode);
+        Assert.Equal(0, exit);
+        Assert.Equal($"Read g-code: {input}: byte {4096 + block2Head.Length} is not valid UTF-8; bytes 4096 to 8191 were skipped", stderr);
+
+        // The same stream as a file without that block
+        byte[] without = [.. gcode[..4096], .. gcode[8192..]];
+        var (exit2, stderr2, output2) = RunBatch(without);
+        Assert.Equal(0, exit2);
+        Assert.Equal("", stderr2);
+        Assert.Equal(output2, output);
+    }
+}
