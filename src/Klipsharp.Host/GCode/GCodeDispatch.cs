@@ -457,7 +457,7 @@ public sealed partial class GCodeDispatch
 
     private void RespondError(string msg)
     {
-        _printer.Log?.Invoke(msg);
+        _printer.ReportError(msg);
         var lines = PyFormat.Strip(msg).Split('\n');
         if (lines.Length > 1)
             RespondInfo(string.Join("\n", lines), log: false);

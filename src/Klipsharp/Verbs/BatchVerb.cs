@@ -90,16 +90,19 @@ public static class BatchVerb
             string? stats = Environment.GetEnvironmentVariable("KLIPSHARP_STATS");
             using var allocations = stats == "alloc" ? new AllocationSampler() : null;
             Printer? printer = null;
+            string? printedLast = null;
             var options = new HostOptions
             {
                 OnPrinterCreated = stats is null ? null : p => printer = p,
-                // Errors the run survives (a G-code block that is not UTF-8): upstream's
-                // batch mode prints them, whatever its log level
+                // Each failed command and each error the run survives (a G-code block
+                // that is not UTF-8): upstream's batch mode prints them all as they come
                 ErrorLog = msg =>
                 {
+                    msg = msg.TrimEnd();
                     Console.Error.WriteLine(msg);
                     if (logWriter is not null && logWriter != Console.Error)
                         logWriter.WriteLine(msg);
+                    printedLast = msg;
                 },
             };
             var (result, lastError) = PrinterHost.Run(startArgs, Log, options);
@@ -108,7 +111,10 @@ public static class BatchVerb
             allocations?.Print();
             if (result == "error_exit")
             {
-                Console.Error.WriteLine((lastError ?? "klipsharp: batch run failed").TrimEnd());
+                // (unless that error was the last one printed as it came)
+                string final = (lastError ?? "klipsharp: batch run failed").TrimEnd();
+                if (printedLast is null || final != printedLast.Split('\n')[0].Trim())
+                    Console.Error.WriteLine(final);
                 return 1;
             }
             return 0;

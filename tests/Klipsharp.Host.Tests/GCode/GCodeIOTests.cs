@@ -51,10 +51,11 @@ public class GCodeIOTests
         Assert.True(printer.IsShutdown);
     }
 
-    // A block of exactly 4096 bytes (the read size) starting with the given line.
-    private static byte[] Block(string firstLine, byte[]? extra = null)
+    // A block of exactly 4096 bytes (the read size): one command and a long comment.
+    // (A line with only a comment is an empty command, an error while not ready.)
+    private static byte[] Block(string command, byte[]? extra = null)
     {
-        var bytes = new List<byte>(Encoding.ASCII.GetBytes(firstLine + "\n;"));
+        var bytes = new List<byte>(Encoding.ASCII.GetBytes(command + " ;"));
         if (extra is not null)
             bytes.AddRange(extra);
         while (bytes.Count < 4095)

@@ -60,4 +60,16 @@ public sealed class BatchInputErrorTests : IDisposable
         Assert.Equal("", stderr2);
         Assert.Equal(output2, output);
     }
+
+    [Fact]
+    public void EveryFailedCommandIsPrintedOnceInOrder()
+    {
+        // As upstream's batch mode: the commands already read still run, each error is
+        // printed as it comes, and the run ends with a non-zero exit
+        var (exit, stderr, _) = RunBatch(Encoding.ASCII.GetBytes(
+            "G28\nG1 X10 Y\nG1 X5 F0\nG1 X20\nG1 X500\n"));
+        Assert.NotEqual(0, exit);
+        Assert.Equal("Unable to parse move 'G1 X10 Y'\nInvalid speed in 'G1 X5 F0'\n"
+            + "Move out of range: 500.000 0.000 0.500 [0.000]", stderr.ReplaceLineEndings("\n"));
+    }
 }
