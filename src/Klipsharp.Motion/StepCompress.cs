@@ -404,6 +404,50 @@ public sealed class StepCompress
         Fail(move, string.Create(CultureInfo.InvariantCulture,
             $"Point {i + 1}: interval overflow {(int)interval}"));
 
+    // Whether every point of the sequence is within its bounds and reached with an
+    // interval below 2^31 (what CheckLine checks), four points at a time. Point i is
+    // reached at p(i) = (i+1)*interval + add*i*(i+1)/2 with interval + add*i, all modulo
+    // 2^32 as in CheckLine's running sums.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static bool SequenceFits(ref uint q, int count, uint lsc, uint maxErr, uint interval, uint add)
+    {
+        // Point 0 (its previous point is the last step sent)
+        Points point = MinMaxPoint(ref q, 0, lsc, maxErr);
+        if (interval < (uint)point.MinP || interval > (uint)point.MaxP || interval >= 0x80000000)
+            return false;
+        // Points 1.. in lanes of four
+        Vector128<uint> vAdd = Vector128.Create(add), vInterval = Vector128.Create(interval);
+        Vector128<uint> vLsc = Vector128.Create(lsc), vMaxErr = Vector128.Create(maxErr);
+        Vector128<uint> d = vInterval + Vector128.Create(1u, 2u, 3u, 4u) * vAdd;
+        Vector128<uint> p = Vector128.Create(2u, 3u, 4u, 5u) * vInterval + Vector128.Create(1u, 3u, 6u, 10u) * vAdd;
+        Vector128<uint> pStepAdd = Vector128.Create(10u) * vAdd, dStep = Vector128.Create(4u) * vAdd;
+        Vector128<uint> bad = Vector128<uint>.Zero;
+        int i = 1;
+        for (; i + 4 <= count; i += 4)
+        {
+            Vector128<uint> cur = Vector128.LoadUnsafe(ref q, (nuint)i) - vLsc;
+            Vector128<uint> prev = Vector128.LoadUnsafe(ref q, (nuint)(i - 1)) - vLsc;
+            Vector128<uint> me = Vector128.Min(Vector128.ShiftRightLogical(cur - prev, 1), vMaxErr);
+            bad |= Vector128.LessThan(p, cur - me) | Vector128.GreaterThan(p, cur) | d;
+            p += (d << 2) + pStepAdd;
+            d += dStep;
+        }
+        // (the high bit of d is an interval of 2^31 or more; compares give all ones)
+        if ((bad & Vector128.Create(0x80000000u)) != Vector128<uint>.Zero)
+            return false;
+        // The last points one at a time
+        uint pi = p.GetElement(0) - d.GetElement(0), di = d.GetElement(0);
+        for (; i < count; i++)
+        {
+            point = MinMaxPoint(ref q, i, lsc, maxErr);
+            pi += di;
+            if (pi < (uint)point.MinP || pi > (uint)point.MaxP || di >= 0x80000000)
+                return false;
+            di += add;
+        }
+        return true;
+    }
+
     // Verify that a sequence reproduces the requested step times within max_error.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int CheckLine(in StepMove move)
@@ -415,6 +459,11 @@ public sealed class StepCompress
         uint lsc = (uint)_lastStepClock, maxErr = _maxError;
         uint interval = move.Interval, p = 0, add = (uint)(int)move.Add;
         int count = move.Count;
+        // A sequence that fits goes on; one that does not is walked again below for
+        // upstream's message about its first bad point
+        if (count >= 9 && Vector128.IsHardwareAccelerated
+            && SequenceFits(ref q, count, lsc, maxErr, interval, add))
+            return 0;
         for (int i = 0; i < count; i++)
         {
             Points point = MinMaxPoint(ref q, i, lsc, maxErr);
