@@ -149,7 +149,14 @@ public static class PrinterHost
             printer.Log?.Invoke($"{msg}\n{e}");
             try
             {
-                reactor.RegisterCallback(_ => printer.InvokeShutdown(msg));
+                reactor.RegisterCallback(_ =>
+                {
+                    printer.InvokeShutdown(msg);
+                    // Batch mode ends here. (Upstream waits for G-code input that has
+                    // already ended when the printer was shut down before: it hangs.)
+                    if (printer.StartArgs.DebugInput is not null)
+                        printer.RequestExit("error_exit");
+                });
                 reactor.Run();
             }
             catch (Exception e2)
