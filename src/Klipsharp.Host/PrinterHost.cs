@@ -152,10 +152,10 @@ public static class PrinterHost
                 reactor.RegisterCallback(_ =>
                 {
                     printer.InvokeShutdown(msg);
-                    // Batch mode ends here. (Upstream waits for G-code input that has
-                    // already ended when the printer was shut down before: it hangs.)
-                    if (printer.StartArgs.DebugInput is not null)
-                        printer.RequestExit("error_exit");
+                    // An exit or restart asked for before (batch mode's error exit at an
+                    // earlier shutdown) still ends the run; upstream runs on and hangs
+                    if (printer.RunResult is not null)
+                        reactor.End();
                 });
                 reactor.Run();
             }

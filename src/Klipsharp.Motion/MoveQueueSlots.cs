@@ -33,10 +33,8 @@ public sealed class MoveQueueSlots
         int n = c.Length;
         // The old head's cell becomes the back of the ring; walk forward from there
         // (backwards in order) past the clocks later than the new one.
-        int back = _head;
-        int head = _head + 1 == n ? 0 : _head + 1;
-        _head = head;
-        int pos = back;
+        int pos = _head;
+        _head = pos + 1 == n ? 0 : pos + 1;
         for (int moved = 1; moved < n; moved++)
         {
             int prev = pos == 0 ? n - 1 : pos - 1;

@@ -412,8 +412,8 @@ public sealed class StepCompress
     internal static bool SequenceFits(ref uint q, int count, uint lsc, uint maxErr, uint interval, uint add)
     {
         // Point 0 (its previous point is the last step sent)
-        Points point = MinMaxPoint(ref q, 0, lsc, maxErr);
-        if (interval < (uint)point.MinP || interval > (uint)point.MaxP || interval >= 0x80000000)
+        uint p0 = 0, d0 = interval;
+        if (FirstMiss(ref q, 0, 1, lsc, maxErr, add, ref p0, ref d0) >= 0)
             return false;
         // Points 1.. in lanes of four
         Vector128<uint> vAdd = Vector128.Create(add), vInterval = Vector128.Create(interval);
@@ -437,15 +437,26 @@ public sealed class StepCompress
             return false;
         // The last points one at a time
         uint pi = p.GetElement(0) - d.GetElement(0), di = d.GetElement(0);
-        for (; i < count; i++)
+        return FirstMiss(ref q, i, count, lsc, maxErr, add, ref pi, ref di) < 0;
+    }
+
+    // check_line's walk over points [from, to): p is where the previous point was
+    // reached and interval the step to this one (both as they are at the miss, if any).
+    // Returns the first point that misses its bounds (compared as unsigned, as in C) or
+    // is reached with an interval of 2^31 or more, or -1.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int FirstMiss(ref uint q, int from, int to, uint lsc, uint maxErr, uint add,
+        ref uint p, ref uint interval)
+    {
+        for (int i = from; i < to; i++)
         {
-            point = MinMaxPoint(ref q, i, lsc, maxErr);
-            pi += di;
-            if (pi < (uint)point.MinP || pi > (uint)point.MaxP || di >= 0x80000000)
-                return false;
-            di += add;
+            Points point = MinMaxPoint(ref q, i, lsc, maxErr);
+            p += interval;
+            if (p < (uint)point.MinP || p > (uint)point.MaxP || interval >= 0x80000000)
+                return i;
+            interval += add;
         }
-        return true;
+        return -1;
     }
 
     // Verify that a sequence reproduces the requested step times within max_error.
@@ -464,18 +475,13 @@ public sealed class StepCompress
         if (count >= 9 && Vector128.IsHardwareAccelerated
             && SequenceFits(ref q, count, lsc, maxErr, interval, add))
             return 0;
-        for (int i = 0; i < count; i++)
-        {
-            Points point = MinMaxPoint(ref q, i, lsc, maxErr);
-            p += interval;
-            // Compared as unsigned, as in C
-            if (p < (uint)point.MinP || p > (uint)point.MaxP)
-                return FailPoint(move, i, p, point);
-            if (interval >= 0x80000000)
-                return FailInterval(move, i, interval);
-            interval += add;
-        }
-        return 0;
+        int miss = FirstMiss(ref q, 0, count, lsc, maxErr, add, ref p, ref interval);
+        if (miss < 0)
+            return 0;
+        Points point = MinMaxPoint(ref q, miss, lsc, maxErr);
+        if (p < (uint)point.MinP || p > (uint)point.MaxP)
+            return FailPoint(move, miss, p, point);
+        return FailInterval(move, miss, interval);
     }
 
     /****************************************************************

@@ -6,6 +6,18 @@ namespace Klipsharp.Host.Tests.GCode;
 
 public class GCodeIOTests
 {
+    // Run the printer's reactor for a while (long enough for the input thread's blocks).
+    private static void RunReactorFor(Printer printer, double seconds)
+    {
+        var reactor = printer.Reactor;
+        reactor.RegisterTimer(_ =>
+        {
+            reactor.End();
+            return Reactor.Never;
+        }, reactor.Monotonic() + seconds);
+        reactor.Run();
+    }
+
     [Fact]
     public void StreamInputIsProcessedAndAnswered()
     {
@@ -15,13 +27,7 @@ public class GCodeIOTests
         var input = new MemoryStream(Encoding.UTF8.GetBytes("ECHO\nM105\nN7 M110 N7*3\nSTATUS\n"));
         var output = new MemoryStream();
         io.AttachStream(input, output);
-        var reactor = printer.Reactor;
-        reactor.RegisterTimer(_ =>
-        {
-            reactor.End();
-            return Reactor.Never;
-        }, reactor.Monotonic() + 0.5);
-        reactor.Run();
+        RunReactorFor(printer, 0.5);
         string text = Encoding.UTF8.GetString(output.ToArray());
         Assert.Equal("// ECHO\nok\nok T:0\nok\n"
                      + "// Printer is not ready\n// The klippy host software is attempting to connect.  Please\n// retry in a few moments.\n// Klipper state: Not ready\n"
@@ -40,13 +46,7 @@ public class GCodeIOTests
         gcode.RegisterCommand("MARK", _ => order.Add("mark"), whenNotReady: true);
         var io = printer.LookupObject<GCodeIO>("gcode_io");
         io.AttachStream(new MemoryStream(Encoding.UTF8.GetBytes("MARK\nM112\n")), new MemoryStream());
-        var reactor = printer.Reactor;
-        reactor.RegisterTimer(_ =>
-        {
-            reactor.End();
-            return Reactor.Never;
-        }, reactor.Monotonic() + 0.5);
-        reactor.Run();
+        RunReactorFor(printer, 0.5);
         Assert.Equal(new[] { "shutdown", "mark", }, order.Take(2));
         Assert.True(printer.IsShutdown);
     }
@@ -78,13 +78,7 @@ public class GCodeIOTests
         byte[] input = [.. Block("MARKA"), .. Block("MARKB", [0xc3, 0xa9, 0xff]), .. Encoding.ASCII.GetBytes("MARKC\n")];
         var io = printer.LookupObject<GCodeIO>("gcode_io");
         io.AttachStream(new MemoryStream(input), new MemoryStream());
-        var reactor = printer.Reactor;
-        reactor.RegisterTimer(_ =>
-        {
-            reactor.End();
-            return Reactor.Never;
-        }, reactor.Monotonic() + 0.5);
-        reactor.Run();
+        RunReactorFor(printer, 0.5);
         // As upstream: the whole second block is dropped, the third is read
         Assert.Equal(new[] { "MARKA", "MARKC" }, seen);
         Assert.Equal(new[] { "Read g-code: G-code input: byte 4105 is not valid UTF-8; bytes 4096 to 8191 were skipped" }, errors);

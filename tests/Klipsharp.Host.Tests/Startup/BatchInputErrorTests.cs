@@ -3,12 +3,6 @@ using Klipsharp.Host.Tests.Conformance;
 
 namespace Klipsharp.Host.Tests.Startup;
 
-/// <summary>Classes that replace <see cref="Console.Error"/> to read what a batch run prints.</summary>
-[CollectionDefinition("batch stderr")]
-public sealed class BatchStderrCollection
-{
-}
-
 /// <summary>G-code input that a batch run survives: the error on stderr, the run goes on as upstream's.</summary>
 [Collection("batch stderr")]
 public sealed class BatchInputErrorTests : IDisposable
@@ -22,19 +16,8 @@ public sealed class BatchInputErrorTests : IDisposable
         string cfg = Path.Combine(RepoPaths.Golden, "config", "example-cartesian.cfg");
         string input = Path.Combine(_dir, "in.gcode"), output = Path.Combine(_dir, "out");
         File.WriteAllBytes(input, gcode);
-        string dict = Path.Combine(RepoPaths.Golden, "dict", "atmega2560.dict");
-        var stderr = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(stderr);
-        try
-        {
-            int exit = Klipsharp.Program.Main(["batch", cfg, "-i", input, "-o", output, "-d", dict]);
-            return (exit, stderr.ToString().Trim(), File.ReadAllBytes(output));
-        }
-        finally
-        {
-            Console.SetError(saved);
-        }
+        var (exit, stderr) = BatchConsole.Run(cfg, input, output);
+        return (exit, stderr, File.ReadAllBytes(output));
     }
 
     [Fact]

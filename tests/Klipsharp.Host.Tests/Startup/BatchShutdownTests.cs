@@ -20,22 +20,12 @@ public sealed class BatchShutdownTests : IDisposable
         string cfg = Path.Combine(RepoPaths.Golden, "config", "example-polar.cfg");
         string input = Path.Combine(_dir, "in.gcode"), output = Path.Combine(_dir, "out");
         File.WriteAllText(input, "G28\nG1 X0 Y0 Z10 F3000\nG1 X0 Y0 Z5 F3000\nG1 X1 Y1 Z9\nM400\n");
-        string dict = Path.Combine(RepoPaths.Golden, "dict", "atmega2560.dict");
-        var stderr = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(stderr);
-        try
-        {
-            var run = Task.Run(() => Klipsharp.Program.Main(["batch", cfg, "-i", input, "-o", output, "-d", dict]));
-            if (await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))) != run)
-                Assert.Fail("the batch run did not end within 60 s");
-            Assert.NotEqual(0, await run);
-        }
-        finally
-        {
-            Console.SetError(saved);
-        }
-        string[] lines = stderr.ToString().ReplaceLineEndings("\n").TrimEnd().Split('\n');
+        var run = Task.Run(() => BatchConsole.Run(cfg, input, output));
+        if (await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))) != run)
+            Assert.Fail("the batch run did not end within 60 s");
+        var (exit, stderr) = await run;
+        Assert.NotEqual(0, exit);
+        string[] lines = stderr.ReplaceLineEndings("\n").Split('\n');
         Assert.Equal("stepcompress o=0 i=0 c=35 a=0: Invalid sequence", lines[0]);
         Assert.Equal("Error in syncemitter 'stepper_bed' step generation", lines[1]);
         Assert.Equal("Internal error in stepcompress", lines[^1]);

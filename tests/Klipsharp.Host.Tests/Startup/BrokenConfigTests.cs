@@ -122,18 +122,6 @@ public sealed class BrokenConfigTests : IDisposable
     {
         string gcode = Path.Combine(_dir, "in.gcode");
         File.WriteAllText(gcode, "G28\n");
-        string dict = Path.Combine(RepoPaths.Golden, "dict", "atmega2560.dict");
-        var stderr = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(stderr);
-        try
-        {
-            int exit = Klipsharp.Program.Main(["batch", cfg, "-i", gcode, "-o", Path.Combine(_dir, "out"), "-d", dict]);
-            return (exit, stderr.ToString().Trim());
-        }
-        finally
-        {
-            Console.SetError(saved);
-        }
+        return BatchConsole.Run(cfg, gcode, Path.Combine(_dir, "out"));
     }
 }
