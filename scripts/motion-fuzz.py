@@ -13,6 +13,8 @@ usage:
                  [--style random|slicer|mixed] [--xform] [--out DIR] [--minimize] [-v]
   motion-fuzz.py --upstream /tmp/upk-d --replay DIR   # rerun a saved case
 
+--dict picks the MCU (default atmega2560); for other MCUs the configs use that
+dictionary's pin names, and the step tolerance follows its clock.
 --upstream is a writable copy of upstream's klippy/ directory (its chelper
 compiles itself there on first use).  Failing cases are saved under --out
 (default /tmp/motion-fuzz/<kin>-<seed>/: printer.cfg, test.gcode, both decoded
@@ -21,7 +23,7 @@ debugging (the config is kept) and saved as min.gcode.  --xform adds G-code move
 transforms (bed_mesh with stored profiles or bed_tilt, skew_correction) and
 their commands; it draws from a separate random stream (cases <kin>-<seed>-xform).
 """
-import argparse, importlib.util, math, os, random, shlex, shutil, subprocess
+import argparse, importlib.util, json, math, os, random, shlex, shutil, subprocess
 import sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,8 +58,14 @@ def fmt(v, digits=3):
 
 
 class Pins:
-    """Hands out distinct atmega2560 pins (ADC pins kept for thermistors)."""
-    def __init__(self, rnd):
+    """Hands out distinct pins: atmega2560's (ADC pins kept for thermistors), or, given
+    the names of another MCU's pins, those (batch mode checks no pin's abilities)."""
+    def __init__(self, rnd, names=None):
+        if names is not None:
+            self.free = list(names)
+            rnd.shuffle(self.free)
+            self.adc = [self.free.pop() for _ in range(8)]
+            return
         ports = {"A": 8, "B": 8, "C": 8, "D": 8, "E": 8, "G": 6, "H": 8,
                  "J": 8, "L": 8}
         self.free = ["P%s%d" % (p, i) for p, n in ports.items() for i in range(n)
@@ -68,10 +76,33 @@ class Pins:
         rnd.shuffle(self.adc)
 
     def pin(self):
+        if not self.free:
+            sys.exit("motion-fuzz: the MCU has too few pins for this generated printer "
+                     "(pick a --dict with more)")
         return self.free.pop()
 
     def adc_pin(self):
         return self.adc.pop()
+
+def mcu_pin_names(dict_path):
+    """The pin names of a non-AVR data dictionary (None for AVR: the atmega2560 set),
+    without the pins its build reserves (USB, crystal)."""
+    data = json.load(open(dict_path))
+    config = data.get("config", {})
+    if str(config.get("MCU", "")).startswith(("atmega", "at90usb")):
+        return None
+    reserved = set()
+    for key, val in config.items():
+        if key.startswith("RESERVE_PINS_"):
+            reserved.update(str(val).split(","))
+    names = []
+    for key, val in sorted(data.get("enumerations", {}).get("pin", {}).items()):
+        if not isinstance(val, list):
+            continue
+        root = key.rstrip("0123456789")
+        start = int(key[len(root):]) if root != key else 0
+        names += ["%s%d" % (root, start + i) for i in range(val[1])]
+    return [n for n in names if n not in reserved]
 
 # ---------------------------------------------------------------- regions
 
@@ -135,10 +166,10 @@ class Cylinder:
 
 
 class Config:
-    def __init__(self, rnd, kin):
+    def __init__(self, rnd, kin, pin_names=None):
         self.rnd = rnd
         self.kin = kin
-        self.pins = Pins(rnd)
+        self.pins = Pins(rnd, pin_names)
         self.sections = []
         self.region = None
         self.home_cmd = "G28"
@@ -332,8 +363,8 @@ class Config:
         self.add("mcu", [("serial", "/dev/ttyACM0")])
 
 
-def build_config(rnd, kin):
-    c = Config(rnd, kin)
+def build_config(rnd, kin, pin_names=None):
+    c = Config(rnd, kin, pin_names)
     if kin in ("cartesian", "corexy", "corexz", "hybrid_corexy", "hybrid_corexz",
                "dual_carriage"):
         c.printer()
@@ -1451,9 +1482,9 @@ def insert_transforms(xr, lines, cmds):
     return out
 
 
-def make_case(kin, seed, nmoves, style, pad=True, xform=False):
+def make_case(kin, seed, nmoves, style, pad=True, xform=False, pin_names=None):
     rnd = random.Random("%s:%d" % (kin, seed))
-    cfg = build_config(rnd, kin)
+    cfg = build_config(rnd, kin, pin_names)
     xcmds = []
     if xform:
         xr = random.Random("%s:%d:xform" % (kin, seed))
@@ -1721,12 +1752,13 @@ def main():
         print("FAIL: %s" % why if why else "PASS", info)
         return 1 if why else 0
     kins = KINEMATICS if args.kin == "all" else args.kin.split(",")
+    pin_names = mcu_pin_names(args.dict)
     passed = failed = skipped = 0
     failures = []
     for seed in parse_seeds(args.seeds):
         for kin in kins:
             cfg, gcode = make_case(kin, seed, args.moves, args.style, not args.no_pad,
-                                   args.xform)
+                                   args.xform, pin_names)
             name = "%s-%d%s" % (kin, seed, "-xform" if args.xform else "")
             keep = os.path.join(args.out, name)
             if args.print:
