@@ -123,6 +123,39 @@ public class StepCompressTests
     }
 
     [Fact]
+    public void FarStepArrivingAtAFullQueueKeepsEveryStep()
+    {
+        // 1024 steps fill the queue as first allocated; the far step F then flushes only
+        // the steps before F - CLOCK_DIFF_MAX + 1 (the 1000-clock run and the 2000-clock
+        // run that crosses it), so the 5000-clock run stays queued with the queue still
+        // full. Upstream writes F one entry past its queue here; the queue makes room.
+        const double far = (3UL << 28) + 500_000.0;
+        StepCompress sc = Make();
+        var want = new List<ulong>();
+        double clock = 10_000;
+        for (int k = 1; k <= 1024; k++)
+        {
+            clock += k <= 490 ? 1000 : k <= 493 ? 2000 : 5000;
+            want.Add((ulong)clock);
+            Step(sc, 1, clock);
+        }
+        foreach (double c in new[] { far, far + 1000 })
+        {
+            want.Add((ulong)c);
+            Step(sc, 1, c);
+        }
+        Assert.Equal(0, sc.Flush(ulong.MaxValue));
+        List<(ulong Clock, int Dir)> got = Expand(Drain(sc.MessageQueue));
+        Assert.Equal(want.Count, got.Count);
+        for (int i = 0; i < want.Count; i++)
+        {
+            Assert.InRange(got[i].Clock, want[i] - 25, want[i]);
+            Assert.Equal(1, got[i].Dir);
+        }
+        Assert.Equal((ulong)(far + 1000), sc.LastStepClock);
+    }
+
+    [Fact]
     public void FlushOnlySendsStepsBeforeMoveClock()
     {
         StepCompress sc = Make();
