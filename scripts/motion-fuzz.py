@@ -1596,7 +1596,8 @@ class Runner:
                             print("  (upstream rerun %d matched; first run: %s)"
                                   % (tries, first_diff[:150]), flush=True)
                 ptime = print_time(kerr)
-                if diff and ptime is not None and ptime > LONG_PRINT_TIME:
+                if diff and ptime is not None and \
+                        ptime * self.dictionary.clock_freq > LONG_PRINT_CLOCKS:
                     # upstream's batch output paces messages by wall-clock time
                     # (1e12 ticks/s): a print this long ends before its last
                     # messages are due, so upstream's stream is cut short
@@ -1645,7 +1646,10 @@ def positions(log):
     return out
 
 
-LONG_PRINT_TIME = 3000.
+# MCU clocks of print time beyond which upstream's batch output is cut short (3000 s
+# at 16 MHz): it releases each message when its clock is due at 1e12 clocks per
+# second of wall time, and exits without waiting for the rest.
+LONG_PRINT_CLOCKS = 3000. * 16e6
 
 
 def print_time(log):
