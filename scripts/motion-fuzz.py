@@ -84,6 +84,7 @@ class Pins:
     def adc_pin(self):
         return self.adc.pop()
 
+
 def mcu_pin_names(dict_path):
     """The pin names of a non-AVR data dictionary (None for AVR: the atmega2560 set),
     without the pins its build reserves (USB, crystal)."""
@@ -1553,8 +1554,8 @@ class Runner:
             t2 = time.time()
             why = None
             if ucode < -1:
-                # upstream died on a signal (heap corruption seen with polar
-                # moves through the bed center): nothing to compare against
+                # upstream died on a signal (its queue_append_far writes past a
+                # full step queue, see the README): nothing to compare against
                 return "SKIP upstream crashed (signal %d: %s)" % (-ucode, last_error(uerr)), \
                     {"upstream_exit": ucode, "klipsharp_exit": kcode, "upstream_error": "",
                      "secs": (t1 - t0, 0.), "lines": len(ulines)}
