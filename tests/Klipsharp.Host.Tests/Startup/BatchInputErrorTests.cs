@@ -5,19 +5,12 @@ namespace Klipsharp.Host.Tests.Startup;
 
 /// <summary>G-code input that a batch run survives: the error on stderr, the run goes on as upstream's.</summary>
 [Collection("batch stderr")]
-public sealed class BatchInputErrorTests : IDisposable
+public sealed class BatchInputErrorTests : BatchConsoleTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("klipsharp-gcode").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     private (int Exit, string Stderr, byte[] Output) RunBatch(byte[] gcode)
     {
-        string cfg = Path.Combine(RepoPaths.Golden, "config", "example-cartesian.cfg");
-        string input = Path.Combine(_dir, "in.gcode"), output = Path.Combine(_dir, "out");
-        File.WriteAllBytes(input, gcode);
-        var (exit, stderr) = BatchConsole.Run(cfg, input, output);
-        return (exit, stderr, File.ReadAllBytes(output));
+        var (exit, stderr) = RunBatch(Path.Combine(RepoPaths.Golden, "config", "example-cartesian.cfg"), gcode);
+        return (exit, stderr, File.ReadAllBytes(OutputPath));
     }
 
     [Fact]
@@ -31,10 +24,9 @@ public sealed class BatchInputErrorTests : IDisposable
         byte[] gcode = [.. Encoding.ASCII.GetBytes(text.ToString()), .. Encoding.ASCII.GetBytes(block2Head), 0xe9,
             .. Encoding.ASCII.GetBytes(new string('x', 4096 - block2Head.Length - 2) + "\n"),
             .. Encoding.ASCII.GetBytes("G1 X20\nM400\n")];
-        string input = Path.Combine(_dir, "in.gcode");
         var (exit, stderr, output) = RunBatch(gcode);
         Assert.Equal(0, exit);
-        Assert.Equal($"Read g-code: {input}: byte {4096 + block2Head.Length} is not valid UTF-8; bytes 4096 to 8191 were skipped", stderr);
+        Assert.Equal($"Read g-code: {InputPath}: byte {4096 + block2Head.Length} is not valid UTF-8; bytes 4096 to 8191 were skipped", stderr);
 
         // The same stream as a file without that block
         byte[] without = [.. gcode[..4096], .. gcode[8192..]];

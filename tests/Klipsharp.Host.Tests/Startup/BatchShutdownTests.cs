@@ -4,12 +4,8 @@ namespace Klipsharp.Host.Tests.Startup;
 
 /// <summary>Batch runs that end in a shutdown exit with an error, also where upstream's klippy hangs.</summary>
 [Collection("batch stderr")]
-public sealed class BatchShutdownTests : IDisposable
+public sealed class BatchShutdownTests : BatchConsoleTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("klipsharp-shutdown").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     [Fact]
     public async Task StepCompressionErrorAtTheEndExitsInsteadOfWaiting()
     {
@@ -18,9 +14,8 @@ public sealed class BatchShutdownTests : IDisposable
         // flush at the end of the file fails again, an exception escapes the reactor, and
         // upstream's second reactor run waits for G-code input that has already ended.
         string cfg = Path.Combine(RepoPaths.Golden, "config", "example-polar.cfg");
-        string input = Path.Combine(_dir, "in.gcode"), output = Path.Combine(_dir, "out");
-        File.WriteAllText(input, "G28\nG1 X0 Y0 Z10 F3000\nG1 X0 Y0 Z5 F3000\nG1 X1 Y1 Z9\nM400\n");
-        var run = Task.Run(() => BatchConsole.Run(cfg, input, output));
+        byte[] gcode = "G28\nG1 X0 Y0 Z10 F3000\nG1 X0 Y0 Z5 F3000\nG1 X1 Y1 Z9\nM400\n"u8.ToArray();
+        var run = Task.Run(() => RunBatch(cfg, gcode));
         if (await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))) != run)
             Assert.Fail("the batch run did not end within 60 s");
         var (exit, stderr) = await run;

@@ -7,18 +7,14 @@ namespace Klipsharp.Host.Tests.Startup;
 /// message, word for word. Each case edits the example cartesian config.
 /// </summary>
 [Collection("batch stderr")]
-public sealed class BrokenConfigTests : IDisposable
+public sealed class BrokenConfigTests : BatchConsoleTest
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("klipsharp-cfg").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     private static string ExampleConfig =>
         File.ReadAllText(Path.Combine(RepoPaths.Golden, "config", "example-cartesian.cfg"));
 
     private (int Exit, string Stderr) RunBatch(string configText)
     {
-        string cfg = Path.Combine(_dir, "printer.cfg");
+        string cfg = Path.Combine(Dir, "printer.cfg");
         File.WriteAllText(cfg, configText);
         return RunBatchOn(cfg);
     }
@@ -99,7 +95,7 @@ public sealed class BrokenConfigTests : IDisposable
     [Fact]
     public void MissingInclude()
     {
-        string missing = Path.Combine(_dir, "nothere.cfg");
+        string missing = Path.Combine(Dir, "nothere.cfg");
         AssertFails("[include nothere.cfg]\n" + ExampleConfig, $"Include file '{missing}' does not exist");
     }
 
@@ -111,17 +107,12 @@ public sealed class BrokenConfigTests : IDisposable
     [Fact]
     public void MissingConfigFile()
     {
-        string absent = Path.Combine(_dir, "absent.cfg");
+        string absent = Path.Combine(Dir, "absent.cfg");
         File.Delete(absent);
         var (exit, stderr) = RunBatchOn(absent);
         Assert.NotEqual(0, exit);
         Assert.Equal($"Unable to open config file {absent}", stderr);
     }
 
-    private (int Exit, string Stderr) RunBatchOn(string cfg)
-    {
-        string gcode = Path.Combine(_dir, "in.gcode");
-        File.WriteAllText(gcode, "G28\n");
-        return BatchConsole.Run(cfg, gcode, Path.Combine(_dir, "out"));
-    }
+    private (int Exit, string Stderr) RunBatchOn(string cfg) => RunBatch(cfg, "G28\n"u8.ToArray());
 }
