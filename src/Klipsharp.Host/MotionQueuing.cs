@@ -49,6 +49,7 @@ public sealed class MotionQueuing
         _mcu = _allMcus[0];
         if (_mcu.IsFileOutput)
             _canPause = false;
+        _steppersSyncMgr.ClosedFormSteps = _printer.StartArgs.ClosedFormSteps;
         _flushTimer = _reactor.RegisterTimer(_canPause ? FlushHandler : FlushHandlerDebug);
         _printer.RegisterEventHandler("klippy:shutdown", () => { _canPause = false; });
         // Batch mode: step generation runs on helper threads behind the G-code, up to

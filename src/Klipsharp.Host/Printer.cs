@@ -3,7 +3,7 @@ using Klipsharp.Host.Configuration;
 namespace Klipsharp.Host;
 
 /// <summary>Start-up arguments of the host (upstream's start_args).</summary>
-public sealed class StartArgs
+public sealed record StartArgs
 {
     public required string ConfigFile { get; init; }
 
@@ -25,6 +25,12 @@ public sealed class StartArgs
     public string StartReason { get; init; } = "startup";
 
     public string? LogFile { get; init; }
+
+    /// <summary>
+    /// Step times from closed-form roots where the kinematics allow (--closed-form-steps):
+    /// faster, but not upstream's exact command stream (see StepperKinematics.ClosedFormSteps).
+    /// </summary>
+    public bool ClosedFormSteps { get; init; }
 }
 
 /// <summary>

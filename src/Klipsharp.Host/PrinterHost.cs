@@ -64,16 +64,8 @@ public static class PrinterHost
         }
     }
 
-    private static StartArgs WithReason(StartArgs args, string reason, Stream? input) => new()
-    {
-        ConfigFile = args.ConfigFile,
-        DebugInput = args.DebugInput,
-        DebugInputStream = input,
-        DebugOutput = args.DebugOutput,
-        Dictionaries = args.Dictionaries,
-        LogFile = args.LogFile,
-        StartReason = reason,
-    };
+    private static StartArgs WithReason(StartArgs args, string reason, Stream? input) =>
+        args with { DebugInputStream = input, StartReason = reason };
 
     /// <summary>Creates one printer and runs its reactor until exit or restart; returns the run result and the last error.</summary>
     public static (string Result, string? LastError) RunOnce(StartArgs startArgs, Action<string>? log, HostOptions options)

@@ -58,7 +58,8 @@ public abstract partial class StepperKinematics
     }
 
     // Generate the steps of one move between two absolute print times.
-    private int GenStepsRange(StepCompress sc, Move m, double absStart, double absEnd) => CartesianAxis switch
+    private int GenStepsRange(StepCompress sc, Move m, double absStart, double absEnd) =>
+        ClosedFormSteps && LinearPosition ? GenStepsClosedForm(sc, m, absStart, absEnd) : CartesianAxis switch
     {
         0 => GenStepsRange<CartesianXPosition>(sc, m, absStart, absEnd),
         1 => GenStepsRange<CartesianYPosition>(sc, m, absStart, absEnd),
@@ -186,6 +187,116 @@ public abstract partial class StepperKinematics
         SolverSteps += steps;
         PostCommandedPositionChange();
         return 0;
+    }
+
+    /// <summary>
+    /// Find step times as roots of the move's distance equation instead of by upstream's
+    /// secant search, for kinematics whose position is linear in the move distance. Each
+    /// step lands within one MCU clock of upstream's before compression, so the command
+    /// stream differs from upstream's, within the conformance checker's step tolerance.
+    /// Off by default (set from the host's --closed-form-steps).
+    /// </summary>
+    public bool ClosedFormSteps { get; set; }
+
+    // Set by kinematics whose position within any move is LinearWeights . (StartPos +
+    // AxesR * distance): then each step time is a root of a quadratic.
+    private protected bool LinearPosition;
+    private protected Coord LinearWeights;
+
+    // GenStepsRange for a position linear in the move distance: the same half-step
+    // targets, step acceptance (within 1e-9 of a target), direction-change threshold and
+    // commit as the secant search, with each time the root of
+    // start_v*t + half_accel*t^2 = distance to the target.
+    private int GenStepsClosedForm(StepCompress sc, Move m, double absStart, double absEnd)
+    {
+        double halfStep = .5 * StepDist;
+        double start = absStart - m.PrintTime, end = absEnd - m.PrintTime;
+        if (start < 0.0)
+            start = 0.0;
+        if (end > m.MoveT)
+            end = m.MoveT;
+        double v0 = m.StartV, halfAccel = m.HalfAccel;
+        double vStart = v0 + 2.0 * halfAccel * start, vEnd = v0 + 2.0 * halfAccel * end;
+        if ((vStart < 0.0 ? vEnd > 0.0 : vEnd < 0.0) && TurnIsVisible(m, start, end))
+            return GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd);
+        Coord w = LinearWeights;
+        double basePos = w.X * m.StartPos.X + w.Y * m.StartPos.Y + w.Z * m.StartPos.Z;
+        double perDist = w.X * m.AxesR.X + w.Y * m.AxesR.Y + w.Z * m.AxesR.Z;
+        double posEnd = basePos + perDist * m.GetDistance(end);
+        if (vStart + vEnd < 0.0)
+        {
+            // Moving backwards along the move (an extruder retracting): turn the signs so
+            // that the distance grows with time
+            v0 = -v0;
+            halfAccel = -halfAccel;
+            perDist = -perDist;
+        }
+        bool sdir = sc.GetStepDir() != 0;
+        double target = CommandedPos + (sdir ? halfStep : -halfStep);
+        int steps = 0;
+        bool moving = perDist != 0.0 && vStart + vEnd != 0.0 && end > start;
+        if (moving && (perDist > 0.0) != sdir)
+        {
+            // The secant search turns only once the position is more than a full step
+            // (and 1e-8) behind the target
+            double back = sdir ? target - posEnd : posEnd - target;
+            if (back > halfStep + halfStep + .000000010)
+            {
+                sdir = !sdir;
+                target = sdir ? target + halfStep + halfStep : target - halfStep - halfStep;
+            }
+            else
+            {
+                moving = false;
+            }
+        }
+        if (moving)
+        {
+            double invPerDist = 1.0 / perDist, fourHalfAccel = 4.0 * halfAccel, v02 = v0 * v0;
+            for (;;)
+            {
+                double beyond = sdir ? target - posEnd : posEnd - target;
+                if (beyond > .000000001)
+                    break;
+                // The smaller root of half_accel*t^2 + v0*t - dist, in the form that
+                // does not cancel when half_accel is small
+                double dist = (target - basePos) * invPerDist;
+                double disc = v02 + fourHalfAccel * dist;
+                double den = v0 + Math.Sqrt(disc > 0.0 ? disc : 0.0);
+                double t = den > 0.0 ? 2.0 * dist / den : start;
+                if (!(t > start))
+                    t = start;
+                else if (t > end)
+                    t = end;
+                steps++;
+                int ret = sc.Append(sdir ? 1 : 0, m.PrintTime, t);
+                if (ret != 0)
+                    return ret;
+                target = sdir ? target + halfStep + halfStep : target - halfStep - halfStep;
+            }
+        }
+        // The search for the next step ends with the position at the end of the range;
+        // it commits the last step once the stepper is fully at its position
+        double relDist = sdir ? posEnd - target : target - posEnd;
+        if (Math.Abs(relDist) > .000000001 && relDist >= -halfStep && relDist <= 0.0)
+            sc.Commit();
+        CommandedPos = target - (sdir ? halfStep : -halfStep);
+        SolverSteps += steps;
+        PostCommandedPositionChange();
+        return 0;
+    }
+
+    // Whether the velocity's change of sign within [start, end] moves the stepper back
+    // by more than rounding (a toolhead or extruder move segment never turns; one that
+    // ends at rest can end a rounding error below zero velocity).
+    private bool TurnIsVisible(Move m, double start, double end)
+    {
+        double turn = -m.StartV / (2.0 * m.HalfAccel);
+        double atTurn = m.GetDistance(turn);
+        double back = Math.Min(Math.Abs(atTurn - m.GetDistance(start)), Math.Abs(atTurn - m.GetDistance(end)));
+        Coord w = LinearWeights;
+        double perDist = w.X * m.AxesR.X + w.Y * m.AxesR.Y + w.Z * m.AxesR.Z;
+        return Math.Abs(perDist) * back > 1e-12;
     }
 
     // Whether the move has motion on any axis this stepper depends on.

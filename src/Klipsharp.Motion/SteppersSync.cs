@@ -36,8 +36,11 @@ public sealed class SyncEmitter
     public void SetStepperKinematics(StepperKinematics? sk)
     {
         _owner?.SyncForChange();
-        if (sk is not null)
+        if (sk is not null && _owner is not null)
+        {
             sk.Owner = _owner;
+            sk.ClosedFormSteps = _owner.ClosedFormSteps;
+        }
         StepperKinematics = sk;
     }
 
@@ -261,6 +264,9 @@ public sealed class SteppersSyncManager
     /// messages and their order are the same as when a sync flushes them.
     /// </summary>
     public bool FlushFinishedRoundsEarly { get; set; }
+
+    /// <summary>Whether the stepper kinematics set on this manager's emitters find step times in closed form (see <see cref="StepperKinematics.ClosedFormSteps"/>).</summary>
+    public bool ClosedFormSteps { get; set; }
 
     /// <summary>True while queued rounds wait for <see cref="SyncGenSteps"/>.</summary>
     public bool HasQueuedRounds => _workers is { RoundCount: > 0 };

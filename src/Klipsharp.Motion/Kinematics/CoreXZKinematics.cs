@@ -12,6 +12,8 @@ public sealed class CoreXZStepperKinematics : StepperKinematics
             throw new ArgumentException($"invalid corexz stepper type '{type}'", nameof(type));
         _plus = type == '+';
         ActiveFlags = ActiveAxes.X | ActiveAxes.Z;
+        LinearPosition = true;
+        LinearWeights = new Coord(1, 0, _plus ? 1 : -1);
     }
 
     public override double CalcPosition(Move m, double moveTime)

@@ -22,6 +22,8 @@ public sealed class ExtruderStepperKinematics : StepperKinematics
     {
         ActiveFlags = ActiveAxes.X;
         _paList.Add(default);
+        LinearPosition = true;
+        LinearWeights = new Coord(1, 0, 0);
     }
 
     /// <summary>Half of the current smoothing window (0 when pressure advance is off).</summary>
@@ -131,6 +133,7 @@ public sealed class ExtruderStepperKinematics : StepperKinematics
         SyncQueued();
         double hst = smoothTime * .5, oldHst = _halfSmoothTime;
         _halfSmoothTime = hst;
+        LinearPosition = hst == 0.0;
         GenStepsPreActive = GenStepsPostActive = hst;
 
         // Drop settings that no step generation can reach any more

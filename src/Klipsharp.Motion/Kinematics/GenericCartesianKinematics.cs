@@ -15,6 +15,8 @@ public sealed class GenericCartesianStepperKinematics : StepperKinematics
     {
         SyncQueued();
         _a = new Coord(a_x, a_y, a_z);
+        LinearPosition = true;
+        LinearWeights = _a;
         ActiveAxes flags = ActiveAxes.None;
         // NaN counts as non-zero, as in C.
         if (a_x != 0) flags |= ActiveAxes.X;

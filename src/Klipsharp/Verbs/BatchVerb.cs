@@ -10,12 +10,12 @@ namespace Klipsharp.Verbs;
 /// </summary>
 public static class BatchVerb
 {
-    private const string Usage = "usage: klipsharp batch CONFIG -i GCODE -o OUT -d DICT [-d NAME=DICT]... [-l LOG] [-v]";
+    private const string Usage = "usage: klipsharp batch CONFIG -i GCODE -o OUT -d DICT [-d NAME=DICT]... [-l LOG] [-v] [--closed-form-steps]";
 
     public static int Run(string[] args)
     {
         string? config = null, input = null, output = null, logFile = null;
-        bool verbose = false;
+        bool verbose = false, closedFormSteps = false;
         var dictionaries = new Dictionary<string, string>();
         for (int i = 0; i < args.Length; i++)
         {
@@ -39,6 +39,9 @@ public static class BatchVerb
                     break;
                 case "-v":
                     verbose = true;
+                    break;
+                case "--closed-form-steps":
+                    closedFormSteps = true;
                     break;
                 case "-d" or "--dictionary":
                     string? d = Value();
@@ -82,6 +85,7 @@ public static class BatchVerb
                 DebugOutput = output,
                 Dictionaries = dictionaries,
                 LogFile = logFile,
+                ClosedFormSteps = closedFormSteps,
             };
             void Log(string msg)
             {

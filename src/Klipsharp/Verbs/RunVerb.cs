@@ -27,13 +27,15 @@ public static class RunVerb
         "  -l LOG        write the log to LOG (default: stderr; with --print: discarded)\n" +
         "  -v            with --print, also show the log on stderr\n" +
         "  --print FILE  print FILE (inside the config's [virtual_sdcard] path) and exit when done\n" +
+        "  --closed-form-steps  step times from closed-form roots where the kinematics allow:\n" +
+        "                less CPU, steps within one MCU clock of upstream's before compression\n" +
         "  [mcu] serial: sim:atmega2560[:MACHINE.json] runs the built-in simulated MCU\n";
 
     /// <summary>Runs the verb; returns the exit status.</summary>
     public static int Run(string[] args)
     {
         string? config = null, tty = null, logFile = null, printFile = null;
-        bool verbose = false;
+        bool verbose = false, closedFormSteps = false;
         for (int i = 0; i < args.Length; i++)
         {
             string a = args[i];
@@ -57,6 +59,9 @@ public static class RunVerb
                     break;
                 case "-v":
                     verbose = true;
+                    break;
+                case "--closed-form-steps":
+                    closedFormSteps = true;
                     break;
                 case "-h" or "--help":
                     Console.Error.Write(Usage);
@@ -123,7 +128,7 @@ public static class RunVerb
                     job?.Attach(p);
                 },
             };
-            var startArgs = new StartArgs { ConfigFile = config, LogFile = logFile };
+            var startArgs = new StartArgs { ConfigFile = config, LogFile = logFile, ClosedFormSteps = closedFormSteps };
             // Ctrl-C / SIGTERM: leave like klippy's "exit"
             void OnSignal(PosixSignalContext ctx)
             {
