@@ -3,29 +3,61 @@ using System.Diagnostics;
 namespace Klipsharp.Host.Tests.Conformance;
 
 /// <summary>
-/// Runs the shared conformance corpus through <c>./klipsharp batch</c> with the corpus's
-/// own checker and fails when a case listed in conformance-baseline.txt (the cases that
-/// passed when it was last updated) no longer passes.
+/// Runs the shared conformance corpus through <c>./klipsharp batch</c> and fails when a
+/// case listed in conformance-baseline.txt (the cases that passed when it was last
+/// updated) no longer passes: with exact comparison (scripts/exact-conformance.py, the
+/// corpus's checker without its step tolerance) for the default solver, and with the
+/// corpus's own checker for closed-form step times.
 /// </summary>
 public sealed class ConformanceTests
 {
     private static readonly string BaselinePath = Path.Combine(RepoPaths.Root, "tests", "conformance-baseline.txt");
+    private static readonly string ExactChecker = Path.Combine(RepoPaths.Root, "scripts", "exact-conformance.py");
+    private static readonly string CorpusChecker = Path.Combine(RepoPaths.Shared, "tools", "conformance.py");
+
+    // The motion case files (and a slicer's output), run again with step times in
+    // closed form; the checker's step tolerance (50 us) is what lets that stream pass.
+    private static readonly string[] ClosedFormCaseFiles =
+    [
+        "commands", "out_of_bounds", "gcode_arcs", "input_shaper", "pressure_advance", "extruders",
+        "manual_stepper", "generic_cartesian", "generic_cartesian_iqex", "generic_cartesian_itex",
+        "corexyuv", "dual_carriage", "hybrid_corexy_dual_carriage", "multi_z", "slicer-box",
+    ];
 
     [Fact]
     public void EveryBaselineCasePasses()
     {
-        var baseline = File.ReadAllLines(BaselinePath)
-            .Select(l => l.Trim())
-            .Where(l => l.Length > 0 && !l.StartsWith('#'))
-            .ToList();
-        Assert.NotEmpty(baseline);
+        var baseline = ReadBaseline();
         // Run only the case files that hold baseline cases
         var caseFiles = baseline
             .Select(c => c.Split('/')[0])
             .Distinct()
             .Select(CaseFileFor)
             .ToList();
-        var results = RunInParallel(caseFiles);
+        AssertBaselinePasses(baseline, RunInParallel(caseFiles, ExactChecker, ""));
+    }
+
+    [Fact]
+    public void BaselineMotionCasesPassWithClosedFormSteps()
+    {
+        var baseline = ReadBaseline().Where(c => ClosedFormCaseFiles.Contains(c.Split('/')[0])).ToList();
+        Assert.NotEmpty(baseline);
+        var caseFiles = ClosedFormCaseFiles.Select(CaseFileFor).ToList();
+        AssertBaselinePasses(baseline, RunInParallel(caseFiles, CorpusChecker, " --closed-form-steps"));
+    }
+
+    private static List<string> ReadBaseline()
+    {
+        var baseline = File.ReadAllLines(BaselinePath)
+            .Select(l => l.Trim())
+            .Where(l => l.Length > 0 && !l.StartsWith('#'))
+            .ToList();
+        Assert.NotEmpty(baseline);
+        return baseline;
+    }
+
+    private static void AssertBaselinePasses(List<string> baseline, Dictionary<string, string> results)
+    {
         var failures = new List<string>();
         foreach (var name in baseline)
         {
@@ -48,7 +80,7 @@ public sealed class ConformanceTests
     // The checker runs its cases one after another; run several checkers at once, one
     // per CPU, so the suite stays within a few minutes. A large case file is split by
     // the first digit of the case index ("printers/1" holds cases 10-19 and 100-199).
-    private static Dictionary<string, string> RunInParallel(IReadOnlyList<string> caseFiles)
+    private static Dictionary<string, string> RunInParallel(IReadOnlyList<string> caseFiles, string checker, string hostOptions)
     {
         var work = new List<(string File, string? Filter)>();
         foreach (string f in caseFiles)
@@ -77,7 +109,7 @@ public sealed class ConformanceTests
                     var (file, filter) = work[i];
                     try
                     {
-                        var part = RunConformance([file], filter);
+                        var part = RunConformance([file], filter, checker, hostOptions);
                         lock (results)
                             foreach (var (name, line) in part)
                                 results[name] = line;
@@ -99,7 +131,7 @@ public sealed class ConformanceTests
         return results;
     }
 
-    private static Dictionary<string, string> RunConformance(IReadOnlyList<string> caseFiles, string? filter)
+    private static Dictionary<string, string> RunConformance(IReadOnlyList<string> caseFiles, string? filter, string checker, string hostOptions)
     {
         var psi = new ProcessStartInfo("python3")
         {
@@ -112,10 +144,10 @@ public sealed class ConformanceTests
         // Step generation on a helper thread, queued behind the G-code, however busy the
         // machine: the corpus then checks that path too (one thread is the fallback)
         psi.Environment["KLIPSHARP_STEPGEN_THREADS"] = "2";
-        psi.ArgumentList.Add(Path.Combine(RepoPaths.Shared, "tools", "conformance.py"));
+        psi.ArgumentList.Add(checker);
         psi.ArgumentList.Add("run");
         psi.ArgumentList.Add("--host");
-        psi.ArgumentList.Add(Path.Combine(RepoPaths.Root, "klipsharp") + " batch");
+        psi.ArgumentList.Add(Path.Combine(RepoPaths.Root, "klipsharp") + " batch" + hostOptions);
         psi.ArgumentList.Add("-v");
         if (filter is not null)
         {
