@@ -15,6 +15,10 @@ public class BatchBenchmarks
 {
     private StartArgs _args = null!;
 
+    /// <summary>Step times in closed form (--closed-form-steps) instead of by the secant search.</summary>
+    [Params(false, true)]
+    public bool ClosedForm { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
@@ -28,6 +32,7 @@ public class BatchBenchmarks
             DebugInput = Path.Combine(golden, "slicer", "bunny.gcode"),
             DebugOutput = Path.Combine(Path.GetTempPath(), "klipsharp-bench-bunny.serial"),
             Dictionaries = new Dictionary<string, string> { ["mcu"] = Path.Combine(golden, "dict", dict) },
+            ClosedFormSteps = ClosedForm,
         };
     }
 

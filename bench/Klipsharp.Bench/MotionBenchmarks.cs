@@ -3,7 +3,7 @@ using Klipsharp.Motion;
 
 namespace Klipsharp.Bench;
 
-/// <summary>Iterative solver + step compression on a stream of short cartesian moves (the hot loop of every print).</summary>
+/// <summary>Step solver (upstream's secant search or closed form) + step compression on a stream of short cartesian moves (the hot loop of every print).</summary>
 [MemoryDiagnoser]
 public class MotionBenchmarks
 {
@@ -20,6 +20,10 @@ public class MotionBenchmarks
     private StepCompress _sc = null!;
     private RingBuffer<MoveQueueMessage> _queue = null!;
 
+    /// <summary>Step times in closed form instead of by the secant search.</summary>
+    [Params(false, true)]
+    public bool ClosedForm { get; set; }
+
     [IterationSetup]
     public void Setup()
     {
@@ -28,7 +32,7 @@ public class MotionBenchmarks
         _sc = new StepCompress(_queue);
         _sc.Fill(oid: 2, maxError: 400, queueStepMsgtag: 10, setNextStepDirMsgtag: 11);
         _sc.SetTime(0.0, 16000000.0);
-        _sk = new CartesianStepperKinematics('x');
+        _sk = new CartesianStepperKinematics('x') { ClosedFormSteps = ClosedForm };
         _sk.SetTrapQ(_trapq, 0.0125);
         // Zig-zag moves of 10 mm at 100 mm/s with 3000 mm/s^2 accel
         double t = 0.1, x = 0.0;

@@ -275,10 +275,10 @@ public abstract partial class StepperKinematics
                 target = sdir ? target + halfStep + halfStep : target - halfStep - halfStep;
             }
         }
-        // The search for the next step ends with the position at the end of the range;
-        // it commits the last step once the stepper is fully at its position
+        // The search for the next step ends with the position at the end of a range that
+        // is not empty; it commits the last step once the stepper is fully at its position
         double relDist = sdir ? posEnd - target : target - posEnd;
-        if (Math.Abs(relDist) > .000000001 && relDist >= -halfStep && relDist <= 0.0)
+        if (end > start && relDist < -.000000001 && relDist >= -halfStep)
             sc.Commit();
         CommandedPos = target - (sdir ? halfStep : -halfStep);
         SolverSteps += steps;
