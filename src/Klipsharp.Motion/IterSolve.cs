@@ -223,6 +223,14 @@ public abstract partial class StepperKinematics
         double basePos = w.X * m.StartPos.X + w.Y * m.StartPos.Y + w.Z * m.StartPos.Z;
         double perDist = w.X * m.AxesR.X + w.Y * m.AxesR.Y + w.Z * m.AxesR.Z;
         double posEnd = basePos + perDist * m.GetDistance(end);
+        double posStart = basePos + perDist * m.GetDistance(start);
+        if (!(Math.Abs(posStart - CommandedPos) < halfStep - .000000001))
+        {
+            // The stepper is not within half a step of the range's start position (a new
+            // rotation distance or kinematic position, or it rests on a half step): the
+            // secant search's steps there depend on how its guesses approach that point
+            return GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd);
+        }
         if (vStart + vEnd < 0.0)
         {
             // Moving backwards along the move (an extruder retracting): turn the signs so

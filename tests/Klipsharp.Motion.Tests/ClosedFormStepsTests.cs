@@ -154,19 +154,42 @@ public class ClosedFormStepsTests
         var (secant, closedForm, secantPos, closedFormPos) =
             Solve(() => new CartesianStepperKinematics('x'), tq, 0.0125, [1.5, 3.0]);
         Assert.Equal(81 + 81, secant.Count);
-        // Steps 81 and 82 are where the stepper rests on the half step: the closed form
-        // puts them at the end of the first move (1.2 s) and the start of the second
-        // (2.0 s), the secant search at its first guess within 1e-9 mm of the target,
-        // up to sqrt(2e-9 / accel) = 4.5 us (72 clocks) away at this acceleration
+        // Step 81 is where the stepper comes to rest on the half step: the closed form
+        // puts it at the end of the move (1.2 s), the secant search at its first guess
+        // within 1e-9 mm of the target, up to sqrt(2e-9 / accel) = 4.5 us (72 clocks)
+        // earlier at this acceleration. The return move starts on the half step, which
+        // the closed form leaves to the secant search: step 82 is the same.
         Assert.Equal((ulong)(1.2 * Freq), closedForm[80].Clock);
         Assert.InRange((long)(closedForm[80].Clock - secant[80].Clock), 0, 72);
-        Assert.Equal((ulong)(2.0 * Freq), closedForm[81].Clock);
-        Assert.InRange((long)(secant[81].Clock - closedForm[81].Clock), 0, 72);
+        Assert.Equal(secant[81], closedForm[81]);
         closedForm[80] = secant[80];
-        closedForm[81] = secant[81];
         AssertSameSteps(secant, closedForm, 1);
         Assert.Equal(0.0, secantPos, 12);
         Assert.Equal(secantPos, closedFormPos);
+    }
+
+    [Fact]
+    public void StepperAwayFromTheMoveCatchesUpAsTheSecantSearchDoes()
+    {
+        // A new rotation distance or SET_KINEMATIC_POSITION can leave the stepper's
+        // commanded position more than half a step from where the next move starts:
+        // the secant search then steps back to the move at its start
+        var tq = new TrapQ();
+        tq.Append(1.0, 0.1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 10, 100);
+        tq.CheckSentinels();
+        var results = new List<(ulong Clock, int Dir)>[2];
+        for (int i = 0; i < 2; i++)
+        {
+            var sk = new CartesianStepperKinematics('x') { ClosedFormSteps = i == 1 };
+            sk.SetTrapQ(tq, 0.0125);
+            sk.SetPosition(0.015, 0, 0); // more than a step ahead of the move's start
+            StepCompress sc = MakeStepCompress();
+            Assert.Equal(0, sk.GenerateSteps(sc, 2.0));
+            Assert.Equal(0, sc.Flush(ulong.MaxValue));
+            results[i] = Expand(Drain(sc.MessageQueue));
+        }
+        Assert.Equal(0, results[0][0].Dir);
+        Assert.Equal(results[0], results[1]);
     }
 
     [Fact]
