@@ -261,6 +261,12 @@ public abstract partial class StepperKinematics
         if (moving)
         {
             double invPerDist = 1.0 / perDist, fourHalfAccel = 4.0 * halfAccel, v02 = v0 * v0;
+            if (SlowCrossingAtAnEnd(target, posEnd, sdir, basePos, invPerDist, v02, fourHalfAccel,
+                    Math.Abs(perDist) * vStart, Math.Abs(perDist) * vEnd, halfStep))
+            {
+                // (Nothing has been sent yet, and CommandedPos is unchanged.)
+                return GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd);
+            }
             for (;;)
             {
                 double beyond = sdir ? target - posEnd : posEnd - target;
@@ -292,6 +298,37 @@ public abstract partial class StepperKinematics
         SolverSteps += steps;
         PostCommandedPositionChange();
         return 0;
+    }
+
+    // Stepper speed (mm/s) below which a step's crossing is left to the secant search:
+    // it takes the first guess within 1e-9 mm of the target, which at 0.001 mm/s can be
+    // a microsecond from the crossing, and much more as the speed nears zero.
+    private const double SlowCrossingSpeed = 0.001;
+
+    // Whether the first or the last step of a range crosses its target slower than
+    // SlowCrossingSpeed (the speed is monotonic within a range, so only steps next to a
+    // slow end can). The speed at a crossing is sqrt(v0^2 + 4*half_accel*dist) there.
+    private bool SlowCrossingAtAnEnd(double firstTarget, double posEnd, bool sdir, double basePos,
+        double invPerDist, double v02, double fourHalfAccel, double speedStart, double speedEnd, double halfStep)
+    {
+        double perDistAbs = Math.Abs(1.0 / invPerDist), step = halfStep + halfStep;
+        if (Math.Abs(speedStart) < SlowCrossingSpeed)
+        {
+            double disc = v02 + fourHalfAccel * ((firstTarget - basePos) * invPerDist);
+            if (perDistAbs * Math.Sqrt(disc > 0.0 ? disc : 0.0) < SlowCrossingSpeed)
+                return true;
+        }
+        if (Math.Abs(speedEnd) < SlowCrossingSpeed)
+        {
+            double span = (sdir ? posEnd - firstTarget : firstTarget - posEnd) + .000000001;
+            if (span < 0.0)
+                return false; // no step in the range
+            double lastTarget = firstTarget + (sdir ? 1.0 : -1.0) * Math.Floor(span / step) * step;
+            double disc = v02 + fourHalfAccel * ((lastTarget - basePos) * invPerDist);
+            if (perDistAbs * Math.Sqrt(disc > 0.0 ? disc : 0.0) < SlowCrossingSpeed)
+                return true;
+        }
+        return false;
     }
 
     // Whether the velocity's change of sign within [start, end] moves the stepper back

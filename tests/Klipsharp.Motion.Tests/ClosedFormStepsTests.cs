@@ -21,7 +21,7 @@ public class ClosedFormStepsTests
 
     // Steps of one stepper solved both ways over the same flush times.
     private static (List<(ulong Clock, int Dir)> Secant, List<(ulong Clock, int Dir)> ClosedForm, double SecantPos, double ClosedFormPos)
-        Solve(Func<StepperKinematics> create, TrapQ tq, double stepDist, IReadOnlyList<double> flushTimes)
+        Solve(Func<StepperKinematics> create, TrapQ tq, double stepDist, IReadOnlyList<double> flushTimes, Coord? position = null)
     {
         var results = new List<(ulong, int)>[2];
         var positions = new double[2];
@@ -30,8 +30,9 @@ public class ClosedFormStepsTests
             StepperKinematics sk = create();
             sk.ClosedFormSteps = i == 1;
             sk.SetTrapQ(tq, stepDist);
-            Move first = tq.HeadSentinel.Next!;
-            sk.SetPosition(first.StartPos.X, first.StartPos.Y, first.StartPos.Z);
+            // (At the first move's start unless given)
+            Coord at = position ?? tq.HeadSentinel.Next!.StartPos;
+            sk.SetPosition(at.X, at.Y, at.Z);
             StepCompress sc = MakeStepCompress();
             foreach (double flushTime in flushTimes)
                 Assert.True(sk.GenerateSteps(sc, flushTime) == 0, $"{(i == 1 ? "closed form" : "secant")} at flush {flushTime}: {sc.LastError?.Message}");
@@ -145,8 +146,8 @@ public class ClosedFormStepsTests
     [Fact]
     public void MoveEndingOnAHalfStepTakesThatStep()
     {
-        // 1.00625 mm is exactly 80.5 steps of 0.0125 mm: the secant search takes the
-        // step at the end of the move, and so must the closed form; then back to 0
+        // 1.00625 mm is exactly 80.5 steps of 0.0125 mm: the secant search takes that
+        // step, and so must the closed form; then back to 0
         var tq = new TrapQ();
         tq.Append(1.0, 0.1, 0, 0.1, 0, 0, 0, 1, 0, 0, 0, 1.00625 / 0.1, 1.00625 / 0.1 / 0.1);
         tq.Append(2.0, 0.1, 0, 0.1, 1.00625, 0, 0, -1, 0, 0, 0, 1.00625 / 0.1, 1.00625 / 0.1 / 0.1);
@@ -154,18 +155,26 @@ public class ClosedFormStepsTests
         var (secant, closedForm, secantPos, closedFormPos) =
             Solve(() => new CartesianStepperKinematics('x'), tq, 0.0125, [1.5, 3.0]);
         Assert.Equal(81 + 81, secant.Count);
-        // Step 81 is where the stepper comes to rest on the half step: the closed form
-        // puts it at the end of the move (1.2 s), the secant search at its first guess
-        // within 1e-9 mm of the target, up to sqrt(2e-9 / accel) = 4.5 us (72 clocks)
-        // earlier at this acceleration. The return move starts on the half step, which
-        // the closed form leaves to the secant search: step 82 is the same.
-        Assert.Equal((ulong)(1.2 * Freq), closedForm[80].Clock);
-        Assert.InRange((long)(closedForm[80].Clock - secant[80].Clock), 0, 72);
-        Assert.Equal(secant[81], closedForm[81]);
-        closedForm[80] = secant[80];
-        AssertSameSteps(secant, closedForm, 1);
+        // Step 81 is crossed at rest, at the end of the move, and the return move starts
+        // on it: the closed form leaves both ranges to the secant search, whose step
+        // there is any time within 1e-9 mm of the target (here up to 4.5 us early)
+        AssertSameSteps(secant, closedForm, 0);
         Assert.Equal(0.0, secantPos, 12);
         Assert.Equal(secantPos, closedFormPos);
+    }
+
+    [Fact]
+    public void SlowCrossingFromRestStaysWithTheSecantSearch()
+    {
+        // From rest at 0.5 mm/s^2, 5e-7 mm short of the first half step: the stepper
+        // crosses it at 0.0007 mm/s, where the secant search takes its first guess within
+        // 1e-9 mm, microseconds from the crossing; the closed form leaves the range to it
+        var tq = new TrapQ();
+        tq.Append(1.0, 2.0, 0, 0, 0, 0.00625 - 5e-7, 0, 0, 1, 0, 0, 1.0, 0.5);
+        tq.CheckSentinels();
+        var (secant, closedForm, _, _) = Solve(() => new CartesianStepperKinematics('y'), tq, 0.0125, [1.5, 4.0],
+            new Coord(0, 0, 0));
+        AssertSameSteps(secant, closedForm, 0);
     }
 
     [Fact]
