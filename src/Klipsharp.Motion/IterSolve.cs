@@ -267,27 +267,24 @@ public abstract partial class StepperKinematics
                 // (Nothing has been sent yet, and CommandedPos is unchanged.)
                 return GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd);
             }
-            for (;;)
+            int ret;
+            if (halfAccel == 0.0)
             {
-                double beyond = sdir ? target - posEnd : posEnd - target;
-                if (beyond > .000000001)
-                    break;
-                // The smaller root of half_accel*t^2 + v0*t - dist, in the form that
-                // does not cancel when half_accel is small
-                double dist = (target - basePos) * invPerDist;
-                double disc = v02 + fourHalfAccel * dist;
-                double den = v0 + Math.Sqrt(disc > 0.0 ? disc : 0.0);
-                double t = den > 0.0 ? 2.0 * dist / den : start;
-                if (!(t > start))
-                    t = start;
-                else if (t > end)
-                    t = end;
-                steps++;
-                int ret = sc.Append(sdir ? 1 : 0, m.PrintTime, t);
-                if (ret != 0)
-                    return ret;
-                target = sdir ? target + halfStep + halfStep : target - halfStep - halfStep;
+                ret = AppendSteps(sc, m, new CruiseStepTime(basePos, invPerDist / v0), sdir, ref target,
+                    posEnd, start, end, halfStep, ref steps);
             }
+            else if (Math.Abs(halfAccel) > 1e-6 * v0)
+            {
+                ret = AppendSteps(sc, m, new AccelStepTime(basePos, invPerDist, v0, halfAccel), sdir,
+                    ref target, posEnd, start, end, halfStep, ref steps);
+            }
+            else
+            {
+                ret = AppendSteps(sc, m, new SmallAccelStepTime(basePos, invPerDist, v0, halfAccel), sdir,
+                    ref target, posEnd, start, end, halfStep, ref steps);
+            }
+            if (ret != 0)
+                return ret;
         }
         // The search for the next step ends with the position at the end of a range that
         // is not empty; it commits the last step once the stepper is fully at its position
@@ -298,6 +295,73 @@ public abstract partial class StepperKinematics
         SolverSteps += steps;
         PostCommandedPositionChange();
         return 0;
+    }
+
+    // The time within a move (after its start, perhaps a little past the range) at which
+    // the stepper reaches a target position.
+    private interface IStepTime
+    {
+        double Time(double target);
+    }
+
+    // At constant speed: distance over speed.
+    private readonly struct CruiseStepTime(double basePos, double timePerPos) : IStepTime
+    {
+        public double Time(double target) => (target - basePos) * timePerPos;
+    }
+
+    // The root of half_accel*t^2 + v0*t = dist as (v - v0) / (2*half_accel), v the speed
+    // there: no division per step. v - v0 loses about ulp(v0) to cancellation, which is
+    // below 1e-10 s when |half_accel| > 1e-6 * v0.
+    private readonly struct AccelStepTime(double basePos, double invPerDist, double v0, double halfAccel) : IStepTime
+    {
+        private readonly double _v02 = v0 * v0, _fourHalfAccel = 4.0 * halfAccel, _inv2HalfAccel = 0.5 / halfAccel;
+
+        public double Time(double target)
+        {
+            double disc = _v02 + _fourHalfAccel * ((target - basePos) * invPerDist);
+            return (Math.Sqrt(disc > 0.0 ? disc : 0.0) - v0) * _inv2HalfAccel;
+        }
+    }
+
+    // The same root as 2*dist / (v0 + v), which does not cancel for a small acceleration.
+    private readonly struct SmallAccelStepTime(double basePos, double invPerDist, double v0, double halfAccel) : IStepTime
+    {
+        private readonly double _v02 = v0 * v0, _fourHalfAccel = 4.0 * halfAccel;
+
+        public double Time(double target)
+        {
+            double dist = (target - basePos) * invPerDist;
+            double disc = _v02 + _fourHalfAccel * dist;
+            return 2.0 * dist / (v0 + Math.Sqrt(disc > 0.0 ? disc : 0.0));
+        }
+    }
+
+    // Append the steps at each half-step target up to the range's end position (within
+    // the secant search's 1e-9), each at its time clamped to [start, end].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int AppendSteps<TTime>(StepCompress sc, Move m, TTime stepTime, bool sdir, ref double target,
+        double posEnd, double start, double end, double halfStep, ref int steps)
+        where TTime : struct, IStepTime
+    {
+        double printTime = m.PrintTime;
+        int dir = sdir ? 1 : 0;
+        for (;;)
+        {
+            double beyond = sdir ? target - posEnd : posEnd - target;
+            if (beyond > .000000001)
+                return 0;
+            double t = stepTime.Time(target);
+            if (!(t > start)) // (or NaN)
+                t = start;
+            else if (t > end)
+                t = end;
+            steps++;
+            int ret = sc.Append(dir, printTime, t);
+            if (ret != 0)
+                return ret;
+            target = sdir ? target + halfStep + halfStep : target - halfStep - halfStep;
+        }
     }
 
     // Stepper speed (mm/s) below which a step's crossing is left to the secant search:
