@@ -192,9 +192,10 @@ public abstract partial class StepperKinematics
     /// <summary>
     /// Find step times as roots of the move's distance equation instead of by upstream's
     /// secant search, for kinematics whose position is linear in the move distance. Each
-    /// step lands within one MCU clock of upstream's before compression, so the command
-    /// stream differs from upstream's, within the conformance checker's step tolerance.
-    /// Off by default (set from the host's --closed-form-steps).
+    /// step lands within a clock or two of upstream's before compression (where that is
+    /// not so, at rest or where the stepper is off the move, the secant search is kept),
+    /// so the command stream differs from upstream's within the conformance checker's
+    /// step tolerance. Off by default (set from the host's --closed-form-steps).
     /// </summary>
     public bool ClosedFormSteps { get; set; }
 
@@ -372,7 +373,7 @@ public abstract partial class StepperKinematics
     // Whether the first or the last step of a range crosses its target slower than
     // SlowCrossingSpeed (the speed is monotonic within a range, so only steps next to a
     // slow end can). The speed at a crossing is sqrt(v0^2 + 4*half_accel*dist) there.
-    private bool SlowCrossingAtAnEnd(double firstTarget, double posEnd, bool sdir, double basePos,
+    private static bool SlowCrossingAtAnEnd(double firstTarget, double posEnd, bool sdir, double basePos,
         double invPerDist, double v02, double fourHalfAccel, double speedStart, double speedEnd, double halfStep)
     {
         double perDistAbs = Math.Abs(1.0 / invPerDist), step = halfStep + halfStep;

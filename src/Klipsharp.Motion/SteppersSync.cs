@@ -36,10 +36,11 @@ public sealed class SyncEmitter
     public void SetStepperKinematics(StepperKinematics? sk)
     {
         _owner?.SyncForChange();
-        if (sk is not null && _owner is not null)
+        if (sk is not null)
         {
             sk.Owner = _owner;
-            sk.ClosedFormSteps = _owner.ClosedFormSteps;
+            if (_owner is not null)
+                sk.ClosedFormSteps = _owner.ClosedFormSteps;
         }
         StepperKinematics = sk;
     }

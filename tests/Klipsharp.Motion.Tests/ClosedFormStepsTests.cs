@@ -114,7 +114,7 @@ public class ClosedFormStepsTests
 
     [Theory]
     [MemberData(nameof(Seeds))]
-    public void LinearKinematicsGiveTheSecantSearchsSteps(int seed)
+    public void LinearKinematicsGiveTheSecantSearchSteps(int seed)
     {
         var (toolhead, extruder, flushTimes) = RandomMoves(seed, 150);
         var kinematics = new (string Name, Func<StepperKinematics> Create, TrapQ Trapq)[]

@@ -7,6 +7,7 @@ public sealed class GenericCartesianStepperKinematics : StepperKinematics
 
     public GenericCartesianStepperKinematics(double a_x, double a_y, double a_z)
     {
+        LinearPosition = true;
         SetCoeffs(a_x, a_y, a_z);
     }
 
@@ -15,7 +16,6 @@ public sealed class GenericCartesianStepperKinematics : StepperKinematics
     {
         SyncQueued();
         _a = new Coord(a_x, a_y, a_z);
-        LinearPosition = true;
         LinearWeights = _a;
         ActiveAxes flags = ActiveAxes.None;
         // NaN counts as non-zero, as in C.
