@@ -21,10 +21,17 @@ public class ClosedFormStepsTests
 
     // Steps of one stepper solved both ways over the same flush times.
     private static (List<(ulong Clock, int Dir)> Secant, List<(ulong Clock, int Dir)> ClosedForm, double SecantPos, double ClosedFormPos)
-        Solve(Func<StepperKinematics> create, TrapQ tq, double stepDist, IReadOnlyList<double> flushTimes, Coord? position = null)
+        Solve(Func<StepperKinematics> create, TrapQ tq, double stepDist, IReadOnlyList<double> flushTimes, Coord? position = null) =>
+        Solve(create, tq, stepDist, flushTimes, out _, position);
+
+    // (iterations: the secant evaluations each way)
+    private static (List<(ulong Clock, int Dir)> Secant, List<(ulong Clock, int Dir)> ClosedForm, double SecantPos, double ClosedFormPos)
+        Solve(Func<StepperKinematics> create, TrapQ tq, double stepDist, IReadOnlyList<double> flushTimes,
+            out (long Secant, long ClosedForm) iterations, Coord? position = null)
     {
         var results = new List<(ulong, int)>[2];
         var positions = new double[2];
+        var evaluations = new long[2];
         for (int i = 0; i < 2; i++)
         {
             StepperKinematics sk = create();
@@ -39,7 +46,9 @@ public class ClosedFormStepsTests
             Assert.Equal(0, sc.Flush(ulong.MaxValue));
             results[i] = Expand(Drain(sc.MessageQueue));
             positions[i] = sk.GetCommandedPos();
+            evaluations[i] = sk.SolverIterations;
         }
+        iterations = (evaluations[0], evaluations[1]);
         return (results[0], results[1], positions[0], positions[1]);
     }
 
@@ -130,11 +139,13 @@ public class ClosedFormStepsTests
         };
         foreach (var (name, create, trapq) in kinematics)
         {
-            var (secant, closedForm, secantPos, closedFormPos) = Solve(create, trapq, 0.0125, flushTimes);
+            var (secant, closedForm, secantPos, closedFormPos) = Solve(create, trapq, 0.0125, flushTimes, out var iterations);
             try
             {
                 AssertSameSteps(secant, closedForm, 2);
                 Assert.Equal(secantPos, closedFormPos, 9);
+                // The closed form did the work: few ranges went to the secant search
+                Assert.InRange(iterations.ClosedForm, 0, iterations.Secant / 20);
             }
             catch (Exception ex)
             {
