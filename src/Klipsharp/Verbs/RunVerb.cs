@@ -28,7 +28,7 @@ public static class RunVerb
         "  -v            with --print, also show the log on stderr\n" +
         "  --print FILE  print FILE (inside the config's [virtual_sdcard] path) and exit when done\n" +
         "  --closed-form-steps  step times from closed-form roots where the kinematics allow:\n" +
-        "                less CPU, steps within one MCU clock of upstream's before compression\n" +
+        "                less CPU; steps within a clock or two of upstream's before compression\n" +
         "  [mcu] serial: sim:atmega2560[:MACHINE.json] runs the built-in simulated MCU\n";
 
     /// <summary>Runs the verb; returns the exit status.</summary>
