@@ -59,7 +59,8 @@ public abstract partial class StepperKinematics
 
     // Generate the steps of one move between two absolute print times.
     private int GenStepsRange(StepCompress sc, Move m, double absStart, double absEnd) =>
-        ClosedFormSteps && LinearPosition ? GenStepsClosedForm(sc, m, absStart, absEnd) : CartesianAxis switch
+        ClosedFormSteps && LinearForm(out Coord weights, out double offset)
+            ? GenStepsClosedForm(sc, m, absStart, absEnd, weights, offset) : CartesianAxis switch
     {
         0 => GenStepsRange<CartesianXPosition>(sc, m, absStart, absEnd),
         1 => GenStepsRange<CartesianYPosition>(sc, m, absStart, absEnd),
@@ -204,11 +205,22 @@ public abstract partial class StepperKinematics
     private protected bool LinearPosition;
     private protected Coord LinearWeights;
 
+    /// <summary>
+    /// Whether the position within any move is weights . (StartPos + AxesR * distance)
+    /// + offset (kinematics that wrap another, as dual carriage, derive it from theirs).
+    /// </summary>
+    internal virtual bool LinearForm(out Coord weights, out double offset)
+    {
+        weights = LinearWeights;
+        offset = 0.0;
+        return LinearPosition;
+    }
+
     // GenStepsRange for a position linear in the move distance: the same half-step
     // targets, step acceptance (within 1e-9 of a target), direction-change threshold and
     // commit as the secant search, with each time the root of
     // start_v*t + half_accel*t^2 = distance to the target.
-    private int GenStepsClosedForm(StepCompress sc, Move m, double absStart, double absEnd)
+    private int GenStepsClosedForm(StepCompress sc, Move m, double absStart, double absEnd, Coord w, double offset)
     {
         double halfStep = .5 * StepDist;
         double start = absStart - m.PrintTime, end = absEnd - m.PrintTime;
@@ -218,10 +230,9 @@ public abstract partial class StepperKinematics
             end = m.MoveT;
         double v0 = m.StartV, halfAccel = m.HalfAccel;
         double vStart = v0 + 2.0 * halfAccel * start, vEnd = v0 + 2.0 * halfAccel * end;
-        if ((vStart < 0.0 ? vEnd > 0.0 : vEnd < 0.0) && TurnIsVisible(m, start, end))
+        if ((vStart < 0.0 ? vEnd > 0.0 : vEnd < 0.0) && TurnIsVisible(m, start, end, w))
             return GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd);
-        Coord w = LinearWeights;
-        double basePos = w.X * m.StartPos.X + w.Y * m.StartPos.Y + w.Z * m.StartPos.Z;
+        double basePos = w.X * m.StartPos.X + w.Y * m.StartPos.Y + w.Z * m.StartPos.Z + offset;
         double perDist = w.X * m.AxesR.X + w.Y * m.AxesR.Y + w.Z * m.AxesR.Z;
         double posEnd = basePos + perDist * m.GetDistance(end);
         double posStart = basePos + perDist * m.GetDistance(start);
@@ -399,12 +410,11 @@ public abstract partial class StepperKinematics
     // Whether the velocity's change of sign within [start, end] moves the stepper back
     // by more than rounding (a toolhead or extruder move segment never turns; one that
     // ends at rest can end a rounding error below zero velocity).
-    private bool TurnIsVisible(Move m, double start, double end)
+    private static bool TurnIsVisible(Move m, double start, double end, Coord w)
     {
         double turn = -m.StartV / (2.0 * m.HalfAccel);
         double atTurn = m.GetDistance(turn);
         double back = Math.Min(Math.Abs(atTurn - m.GetDistance(start)), Math.Abs(atTurn - m.GetDistance(end)));
-        Coord w = LinearWeights;
         double perDist = w.X * m.AxesR.X + w.Y * m.AxesR.Y + w.Z * m.AxesR.Z;
         return Math.Abs(perDist) * back > 1e-12;
     }

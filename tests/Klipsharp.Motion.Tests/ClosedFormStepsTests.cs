@@ -136,6 +136,14 @@ public class ClosedFormStepsTests
             ("corexz -", () => new CoreXZStepperKinematics('-'), toolhead),
             ("generic", () => new GenericCartesianStepperKinematics(0.5, -1.25, 2), toolhead),
             ("extruder", () => new ExtruderStepperKinematics(), extruder),
+            ("dual carriage mirrored", () =>
+            {
+                var dc = new DualCarriageKinematics();
+                dc.SetSk(new CoreXYStepperKinematics('-'));
+                dc.SetTransform('x', -1, 60);
+                dc.SetTransform('y', 0.5, 3);
+                return dc;
+            }, toolhead),
         };
         foreach (var (name, create, trapq) in kinematics)
         {

@@ -62,6 +62,21 @@ public sealed class DualCarriageKinematics : StepperKinematics
     private StepperKinematics Orig() =>
         _origSk ?? throw new InvalidOperationException("dual carriage kinematics used before SetSk");
 
+    // The carriage position is linear in the toolhead position, so the wrapped
+    // kinematics' linear form carries over with the scales and offsets folded in.
+    internal override bool LinearForm(out Coord weights, out double offset)
+    {
+        if (_origSk is null || !_origSk.LinearForm(out Coord w, out double origOffset))
+        {
+            weights = default;
+            offset = 0.0;
+            return false;
+        }
+        weights = new Coord(w.X * _xScale, w.Y * _yScale, w.Z);
+        offset = origOffset + w.X * _xOffs + w.Y * _yOffs;
+        return true;
+    }
+
     public override double CalcPosition(Move m, double moveTime)
     {
         StepperKinematics orig = Orig();
