@@ -216,8 +216,8 @@ public abstract partial class StepperKinematics
         return LinearPosition;
     }
 
-    // GenStepsRange for a position linear in the move distance: the same half-step
-    // targets, step acceptance (within 1e-9 of a target), direction-change threshold and
+    // GenStepsRange for a position w . (StartPos + AxesR * distance) + offset: the same
+    // half-step targets, step acceptance (within 1e-9 of a target), direction-change threshold and
     // commit as the secant search, with each time the root of
     // start_v*t + half_accel*t^2 = distance to the target.
     private int GenStepsClosedForm(StepCompress sc, Move m, double absStart, double absEnd, Coord w, double offset)
