@@ -57,6 +57,14 @@ public abstract partial class StepperKinematics
             m.StartPos.Z + m.AxesR.Z * m.GetDistance(moveTime);
     }
 
+    // The part of the move between two absolute print times, in times within the move.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (double Start, double End) MoveTimes(Move m, double absStart, double absEnd)
+    {
+        double start = absStart - m.PrintTime, end = absEnd - m.PrintTime;
+        return (start < 0.0 ? 0.0 : start, end > m.MoveT ? m.MoveT : end);
+    }
+
     // Generate the steps of one move between two absolute print times.
     private int GenStepsRange(StepCompress sc, Move m, double absStart, double absEnd) =>
         ClosedFormSteps && LinearForm(out Coord weights, out double offset)
@@ -73,11 +81,7 @@ public abstract partial class StepperKinematics
         where TPos : struct, IPositionSource
     {
         double halfStep = .5 * StepDist;
-        double start = absStart - m.PrintTime, end = absEnd - m.PrintTime;
-        if (start < 0.0)
-            start = 0.0;
-        if (end > m.MoveT)
-            end = m.MoveT;
+        var (start, end) = MoveTimes(m, absStart, absEnd);
         double oldGuessTime = start, oldGuessPos = CommandedPos;
         double guessTime = oldGuessTime, guessPos = oldGuessPos;
         bool sdir = sc.GetStepDir() != 0;
@@ -202,8 +206,7 @@ public abstract partial class StepperKinematics
 
     // Set by kinematics whose position within any move is LinearWeights . (StartPos +
     // AxesR * distance): then each step time is a root of a quadratic.
-    private protected bool LinearPosition;
-    private protected Coord LinearWeights;
+    private protected Coord? LinearWeights;
 
     /// <summary>
     /// Whether the position within any move is weights . (StartPos + AxesR * distance)
@@ -211,9 +214,9 @@ public abstract partial class StepperKinematics
     /// </summary>
     internal virtual bool LinearForm(out Coord weights, out double offset)
     {
-        weights = LinearWeights;
+        weights = LinearWeights.GetValueOrDefault();
         offset = 0.0;
-        return LinearPosition;
+        return LinearWeights.HasValue;
     }
 
     // GenStepsRange for a position w . (StartPos + AxesR * distance) + offset: the same
@@ -223,17 +226,13 @@ public abstract partial class StepperKinematics
     private int GenStepsClosedForm(StepCompress sc, Move m, double absStart, double absEnd, Coord w, double offset)
     {
         double halfStep = .5 * StepDist;
-        double start = absStart - m.PrintTime, end = absEnd - m.PrintTime;
-        if (start < 0.0)
-            start = 0.0;
-        if (end > m.MoveT)
-            end = m.MoveT;
+        var (start, end) = MoveTimes(m, absStart, absEnd);
         double v0 = m.StartV, halfAccel = m.HalfAccel;
         double vStart = v0 + 2.0 * halfAccel * start, vEnd = v0 + 2.0 * halfAccel * end;
-        if ((vStart < 0.0 ? vEnd > 0.0 : vEnd < 0.0) && TurnIsVisible(m, start, end, w))
-            return GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd);
         double basePos = w.X * m.StartPos.X + w.Y * m.StartPos.Y + w.Z * m.StartPos.Z + offset;
         double perDist = w.X * m.AxesR.X + w.Y * m.AxesR.Y + w.Z * m.AxesR.Z;
+        if ((vStart < 0.0 ? vEnd > 0.0 : vEnd < 0.0) && TurnIsVisible(m, start, end, perDist))
+            return GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd);
         double posEnd = basePos + perDist * m.GetDistance(end);
         double posStart = basePos + perDist * m.GetDistance(start);
         if (!(Math.Abs(posStart - CommandedPos) < halfStep - .000000001))
@@ -272,13 +271,12 @@ public abstract partial class StepperKinematics
         }
         if (moving)
         {
-            double invPerDist = 1.0 / perDist, fourHalfAccel = 4.0 * halfAccel, v02 = v0 * v0;
-            if (SlowCrossingAtAnEnd(target, posEnd, sdir, basePos, invPerDist, v02, fourHalfAccel,
-                    Math.Abs(perDist) * vStart, Math.Abs(perDist) * vEnd, halfStep))
+            if (SlowCrossingAtAnEnd(target, posEnd, sdir, basePos, perDist, v0, halfAccel, vStart, vEnd, halfStep))
             {
                 // (Nothing has been sent yet, and CommandedPos is unchanged.)
                 return GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd);
             }
+            double invPerDist = 1.0 / perDist;
             int ret;
             if (halfAccel == 0.0)
             {
@@ -309,6 +307,15 @@ public abstract partial class StepperKinematics
         return 0;
     }
 
+    // The speed along the move where it has gone dist: sqrt(v0^2 + 4*half_accel*dist),
+    // 0 at and past a stop.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double SpeedAt(double v02, double fourHalfAccel, double dist)
+    {
+        double disc = v02 + fourHalfAccel * dist;
+        return Math.Sqrt(disc > 0.0 ? disc : 0.0);
+    }
+
     // The time within a move (after its start, perhaps a little past the range) at which
     // the stepper reaches a target position.
     private interface IStepTime
@@ -331,8 +338,7 @@ public abstract partial class StepperKinematics
 
         public double Time(double target)
         {
-            double disc = _v02 + _fourHalfAccel * ((target - basePos) * invPerDist);
-            return (Math.Sqrt(disc > 0.0 ? disc : 0.0) - v0) * _inv2HalfAccel;
+            return (SpeedAt(_v02, _fourHalfAccel, (target - basePos) * invPerDist) - v0) * _inv2HalfAccel;
         }
     }
 
@@ -344,8 +350,7 @@ public abstract partial class StepperKinematics
         public double Time(double target)
         {
             double dist = (target - basePos) * invPerDist;
-            double disc = _v02 + _fourHalfAccel * dist;
-            return 2.0 * dist / (v0 + Math.Sqrt(disc > 0.0 ? disc : 0.0));
+            return 2.0 * dist / (v0 + SpeedAt(_v02, _fourHalfAccel, dist));
         }
     }
 
@@ -383,26 +388,22 @@ public abstract partial class StepperKinematics
 
     // Whether the first or the last step of a range crosses its target slower than
     // SlowCrossingSpeed (the speed is monotonic within a range, so only steps next to a
-    // slow end can). The speed at a crossing is sqrt(v0^2 + 4*half_accel*dist) there.
+    // slow end can). vStart and vEnd are the speeds along the move at the range's ends.
     private static bool SlowCrossingAtAnEnd(double firstTarget, double posEnd, bool sdir, double basePos,
-        double invPerDist, double v02, double fourHalfAccel, double speedStart, double speedEnd, double halfStep)
+        double perDist, double v0, double halfAccel, double vStart, double vEnd, double halfStep)
     {
-        double perDistAbs = Math.Abs(1.0 / invPerDist), step = halfStep + halfStep;
-        if (Math.Abs(speedStart) < SlowCrossingSpeed)
+        double perDistAbs = Math.Abs(perDist);
+        bool SlowAt(double target) =>
+            perDistAbs * SpeedAt(v0 * v0, 4.0 * halfAccel, (target - basePos) / perDist) < SlowCrossingSpeed;
+        if (perDistAbs * Math.Abs(vStart) < SlowCrossingSpeed && SlowAt(firstTarget))
+            return true;
+        if (perDistAbs * Math.Abs(vEnd) < SlowCrossingSpeed)
         {
-            double disc = v02 + fourHalfAccel * ((firstTarget - basePos) * invPerDist);
-            if (perDistAbs * Math.Sqrt(disc > 0.0 ? disc : 0.0) < SlowCrossingSpeed)
-                return true;
-        }
-        if (Math.Abs(speedEnd) < SlowCrossingSpeed)
-        {
+            double step = halfStep + halfStep;
             double span = (sdir ? posEnd - firstTarget : firstTarget - posEnd) + .000000001;
             if (span < 0.0)
                 return false; // no step in the range
-            double lastTarget = firstTarget + (sdir ? 1.0 : -1.0) * Math.Floor(span / step) * step;
-            double disc = v02 + fourHalfAccel * ((lastTarget - basePos) * invPerDist);
-            if (perDistAbs * Math.Sqrt(disc > 0.0 ? disc : 0.0) < SlowCrossingSpeed)
-                return true;
+            return SlowAt(firstTarget + (sdir ? 1.0 : -1.0) * Math.Floor(span / step) * step);
         }
         return false;
     }
@@ -410,12 +411,11 @@ public abstract partial class StepperKinematics
     // Whether the velocity's change of sign within [start, end] moves the stepper back
     // by more than rounding (a toolhead or extruder move segment never turns; one that
     // ends at rest can end a rounding error below zero velocity).
-    private static bool TurnIsVisible(Move m, double start, double end, Coord w)
+    private static bool TurnIsVisible(Move m, double start, double end, double perDist)
     {
         double turn = -m.StartV / (2.0 * m.HalfAccel);
         double atTurn = m.GetDistance(turn);
         double back = Math.Min(Math.Abs(atTurn - m.GetDistance(start)), Math.Abs(atTurn - m.GetDistance(end)));
-        double perDist = w.X * m.AxesR.X + w.Y * m.AxesR.Y + w.Z * m.AxesR.Z;
         return Math.Abs(perDist) * back > 1e-12;
     }
 

@@ -205,19 +205,11 @@ public class ClosedFormStepsTests
         var tq = new TrapQ();
         tq.Append(1.0, 0.1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 10, 100);
         tq.CheckSentinels();
-        var results = new List<(ulong Clock, int Dir)>[2];
-        for (int i = 0; i < 2; i++)
-        {
-            var sk = new CartesianStepperKinematics('x') { ClosedFormSteps = i == 1 };
-            sk.SetTrapQ(tq, 0.0125);
-            sk.SetPosition(0.015, 0, 0); // more than a step ahead of the move's start
-            StepCompress sc = MakeStepCompress();
-            Assert.Equal(0, sk.GenerateSteps(sc, 2.0));
-            Assert.Equal(0, sc.Flush(ulong.MaxValue));
-            results[i] = Expand(Drain(sc.MessageQueue));
-        }
-        Assert.Equal(0, results[0][0].Dir);
-        Assert.Equal(results[0], results[1]);
+        // (The stepper more than a step ahead of the move's start)
+        var (secant, closedForm, _, _) = Solve(() => new CartesianStepperKinematics('x'), tq, 0.0125, [2.0],
+            new Coord(0.015, 0, 0));
+        Assert.Equal(0, secant[0].Dir);
+        Assert.Equal(secant, closedForm);
     }
 
     [Fact]

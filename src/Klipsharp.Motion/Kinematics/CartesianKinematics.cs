@@ -16,7 +16,6 @@ public sealed class CartesianStepperKinematics : StepperKinematics
             default: throw new ArgumentException($"invalid cartesian axis '{axis}'", nameof(axis));
         }
         CartesianAxis = _axis;
-        LinearPosition = true;
         LinearWeights = new Coord(_axis == 0 ? 1 : 0, _axis == 1 ? 1 : 0, _axis == 2 ? 1 : 0);
         Axis = axis;
     }

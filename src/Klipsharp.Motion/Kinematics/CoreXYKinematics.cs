@@ -12,7 +12,6 @@ public sealed class CoreXYStepperKinematics : StepperKinematics
             throw new ArgumentException($"invalid corexy stepper type '{type}'", nameof(type));
         _plus = type == '+';
         ActiveFlags = ActiveAxes.X | ActiveAxes.Y;
-        LinearPosition = true;
         LinearWeights = new Coord(1, _plus ? 1 : -1, 0);
     }
 

@@ -12,7 +12,6 @@ public sealed class CoreXZStepperKinematics : StepperKinematics
             throw new ArgumentException($"invalid corexz stepper type '{type}'", nameof(type));
         _plus = type == '+';
         ActiveFlags = ActiveAxes.X | ActiveAxes.Z;
-        LinearPosition = true;
         LinearWeights = new Coord(1, 0, _plus ? 1 : -1);
     }
 

@@ -22,8 +22,6 @@ public sealed class ExtruderStepperKinematics : StepperKinematics
     {
         ActiveFlags = ActiveAxes.X;
         _paList.Add(default);
-        LinearPosition = true;
-        LinearWeights = new Coord(1, 0, 0);
     }
 
     /// <summary>Half of the current smoothing window (0 when pressure advance is off).</summary>
@@ -115,6 +113,14 @@ public sealed class ExtruderStepperKinematics : StepperKinematics
         return res;
     }
 
+    // Without pressure advance the filament position is the move's X, linear in its distance.
+    internal override bool LinearForm(out Coord weights, out double offset)
+    {
+        weights = new Coord(1, 0, 0);
+        offset = 0.0;
+        return _halfSmoothTime == 0.0;
+    }
+
     public override double CalcPosition(Move m, double moveTime)
     {
         double hst = _halfSmoothTime;
@@ -133,7 +139,6 @@ public sealed class ExtruderStepperKinematics : StepperKinematics
         SyncQueued();
         double hst = smoothTime * .5, oldHst = _halfSmoothTime;
         _halfSmoothTime = hst;
-        LinearPosition = hst == 0.0;
         GenStepsPreActive = GenStepsPostActive = hst;
 
         // Drop settings that no step generation can reach any more

@@ -7,7 +7,6 @@ public sealed class GenericCartesianStepperKinematics : StepperKinematics
 
     public GenericCartesianStepperKinematics(double a_x, double a_y, double a_z)
     {
-        LinearPosition = true;
         SetCoeffs(a_x, a_y, a_z);
     }
 
