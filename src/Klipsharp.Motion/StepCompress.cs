@@ -280,6 +280,91 @@ public sealed class StepCompress
     // The oldest pending step (the queue holds _queueNext - _queuePos of them).
     private ref uint QueueHead => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_queue), _queuePos);
 
+    // Scans of fewer pending points than this gain nothing from skipping blocks.
+    private const int BlockSkipMinPending = 8;
+
+    // Limits under which a scan may skip blocks: with pending points below 2^29 clocks,
+    // |add * addfactor| below 2^28 and outer bounds inside (-2^29, 2^29), none of
+    // upstream's int32 products or differences can wrap, so its compare-then-divide
+    // updates of the interval bounds are exactly a running max and min of each point's
+    // ceil((minp - c) / n) and floor((maxp - c) / n).
+    private const int SkipPointLimit = 1 << 29, SkipAddLimit = 1 << 28;
+
+    // ceil and floor of a quotient a / n computed as a * (1 / n) are exact after moving
+    // the product 2^-18 towards the wanted integer: for |a / n| < 2^29 and n < 2^16 the
+    // rounding errors stay below 2^-22, and a quotient that is not an integer is at least
+    // 1/n > 2^-16 from one.
+    private const double QuotientMargin = 1.0 / (1 << 18);
+
+    // Reciprocals 1/n of the counts a scan reaches most often (index n).
+    private static readonly double[] s_reciprocals = CreateReciprocals(1024);
+
+    private static double[] CreateReciprocals(int length)
+    {
+        var table = new double[length];
+        for (int n = 1; n < length; n++)
+            table[n] = 1.0 / n;
+        return table;
+    }
+
+    /// <summary>Scan every candidate add one point at a time as upstream does (tests compare it with the block skipping).</summary>
+    internal bool ExactScans { get; set; }
+
+    /// <summary>Points that scans passed over in blocks (tests check that block skipping ran).</summary>
+    internal long SkippedPoints { get; private set; }
+
+    // Advances a scan of compress_bisect_add over blocks of four points that all fit the
+    // interval bounds, four at a time, and returns the scan's nextcount after them (1 if
+    // none): the caller's point-by-point loop then finds where the sequence ends exactly
+    // as upstream does. Only for scans within the Skip* limits.
+    internal static int SkipValidBlocks(ref uint q, uint lsc, uint maxErr, int pending, int add,
+        ref int minInterval, ref int maxInterval, ref int interval)
+    {
+        int done = 1; // points [0, done) are within the bounds
+        Vector128<uint> lscV = Vector128.Create(lsc);
+        Vector256<double> half = Vector256.Create(0.5), margin = Vector256.Create(QuotientMargin);
+        Vector256<double> maxErrV = Vector256.Create((double)maxErr), addV = Vector256.Create((double)add);
+        Vector256<double> one = Vector256.Create(1.0), four = Vector256.Create(4.0);
+        // n = point index + 1 for the block's four points
+        Vector256<double> n = Vector256.Create(2.0, 3.0, 4.0, 5.0);
+        Vector128<double> runMin = Vector128.CreateScalarUnsafe((double)minInterval);
+        Vector128<double> runMax = Vector128.CreateScalarUnsafe((double)maxInterval);
+        double[] reciprocals = s_reciprocals;
+        ref double recipBase = ref MemoryMarshal.GetArrayDataReference(reciprocals);
+        while (done + 4 <= pending)
+        {
+            Vector256<double> p = Avx.ConvertToVector256Double(
+                Sse2.Subtract(Vector128.LoadUnsafe(ref q, (nuint)done), lscV).AsInt32());
+            Vector256<double> prev = Avx.ConvertToVector256Double(
+                Sse2.Subtract(Vector128.LoadUnsafe(ref q, (nuint)(done - 1)), lscV).AsInt32());
+            Vector256<double> me = Avx.Min(Avx.Floor(Avx.Multiply(Avx.Subtract(p, prev), half)), maxErrV);
+            // c = add * n(n-1)/2
+            Vector256<double> c = Avx.Multiply(addV, Avx.Multiply(Avx.Multiply(n, Avx.Subtract(n, one)), half));
+            Vector256<double> recip = done + 5 <= reciprocals.Length
+                ? Vector256.LoadUnsafe(ref recipBase, (nuint)(done + 1))
+                : Avx.Divide(one, n);
+            Vector256<double> lo = Avx.Ceiling(Avx.Subtract(
+                Avx.Multiply(Avx.Subtract(Avx.Subtract(p, me), c), recip), margin));
+            Vector256<double> hi = Avx.Floor(Avx.Add(Avx.Multiply(Avx.Subtract(p, c), recip), margin));
+            Vector128<double> lo2 = Sse2.Max(lo.GetLower(), lo.GetUpper());
+            Vector128<double> hi2 = Sse2.Min(hi.GetLower(), hi.GetUpper());
+            Vector128<double> newMin = Sse2.MaxScalar(runMin, Sse2.MaxScalar(lo2, Sse2.UnpackHigh(lo2, lo2)));
+            Vector128<double> newMax = Sse2.MinScalar(runMax, Sse2.MinScalar(hi2, Sse2.UnpackHigh(hi2, hi2)));
+            if (Sse2.CompareScalarOrderedGreaterThan(newMin, newMax))
+                break;
+            runMin = newMin;
+            runMax = newMax;
+            done += 4;
+            n = Avx.Add(n, four);
+        }
+        if (done > 1)
+        {
+            minInterval = (int)runMin.ToScalar();
+            maxInterval = interval = (int)runMax.ToScalar();
+        }
+        return done;
+    }
+
     // Find the interval/count/add sequence that covers the most pending steps.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StepMove CompressBisectAdd()
@@ -294,6 +379,10 @@ public sealed class StepCompress
         int add = 0, minAdd = -0x8000, maxAdd = 0x7fff;
         int bestInterval = 0, bestCount = 1, bestAdd = 1, bestReach = int.MinValue;
         int zeroInterval = 0, zeroCount = 0;
+        // Points are sorted, so the last pending one is the farthest
+        bool canSkip = Avx.IsSupported && !ExactScans && pending > BlockSkipMinPending
+            && Unsafe.Add(ref q, pending - 1) - lsc < SkipPointLimit;
+        long maxAddFactor = (long)pending * (pending - 1) / 2;
 
         for (;;)
         {
@@ -302,6 +391,15 @@ public sealed class StepCompress
             int nextMinInterval = outerMinInterval;
             int nextMaxInterval = outerMaxInterval, interval = nextMaxInterval;
             int nextCount = 1, nextAddFactor;
+            if (canSkip && Math.Abs(add) * maxAddFactor < SkipAddLimit
+                && outerMaxInterval < SkipPointLimit && outerMaxInterval > -SkipPointLimit
+                && outerMinInterval < SkipPointLimit
+                && (outerMinInterval >= 0 || -(long)outerMinInterval * pending < 2 * SkipPointLimit))
+            {
+                nextCount = SkipValidBlocks(ref q, lsc, maxErr, pending, add,
+                    ref nextMinInterval, ref nextMaxInterval, ref interval);
+                SkippedPoints += nextCount - 1;
+            }
             for (;;)
             {
                 nextCount++;

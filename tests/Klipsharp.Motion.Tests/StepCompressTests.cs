@@ -271,4 +271,153 @@ public class StepCompressTests
             MotionLog.ErrorHandler = old;
         }
     }
+
+    // Step clocks of random motion: runs at constant speed, accelerating and decelerating,
+    // with jitter, direction changes, pauses and far gaps, so that the scans see every
+    // kind of add and both sides of the block-skipping limits.
+    private static List<(int Dir, double Clock)> RandomSteps(Random rnd, int count)
+    {
+        var steps = new List<(int, double)>(count);
+        double clock = 1000.0;
+        int dir = 1;
+        while (steps.Count < count)
+        {
+            int run = rnd.Next(1, 3000);
+            double interval = rnd.Next(3) switch { 0 => 4 + rnd.NextDouble() * 20, 1 => 20 + rnd.NextDouble() * 2000, _ => 2000 + rnd.NextDouble() * 200000 };
+            double accel = (rnd.NextDouble() - 0.5) * interval * (rnd.Next(2) == 0 ? 0.001 : 0.05);
+            double jitter = rnd.Next(3) == 0 ? rnd.NextDouble() * 2 : 0.0;
+            if (rnd.Next(4) == 0)
+            {
+                dir ^= 1;
+                clock += 1000.0; // beyond the step+dir+step filter, which would drop a step
+            }
+            for (int i = 0; i < run && steps.Count < count; i++)
+            {
+                interval = Math.Max(interval + accel, 4.0);
+                clock += interval + (rnd.NextDouble() - 0.5) * jitter;
+                steps.Add((dir, clock));
+            }
+            int pause = rnd.Next(20);
+            if (pause == 0)
+                clock += (1 << 29) + rnd.NextDouble() * (1 << 30); // beyond the skipping limit
+            else if (pause == 1)
+                clock += rnd.NextDouble() * (1 << 28);
+        }
+        return steps;
+    }
+
+    private static List<uint[]> Compress(List<(int Dir, double Clock)> steps, uint maxError, bool exactScans, out long skipped)
+    {
+        StepCompress sc = Make(maxError: maxError);
+        sc.ExactScans = exactScans;
+        var words = new List<uint[]>();
+        for (int i = 0; i < steps.Count; i++)
+        {
+            Step(sc, steps[i].Dir, steps[i].Clock);
+            if (i % 5000 == 4999)
+            {
+                Assert.Equal(0, sc.Flush((ulong)steps[i].Clock - 20000));
+                words.AddRange(Drain(sc.MessageQueue).Select(m => Words(m)));
+            }
+        }
+        Assert.Equal(0, sc.Flush(ulong.MaxValue));
+        words.AddRange(Drain(sc.MessageQueue).Select(m => Words(m)));
+        skipped = sc.SkippedPoints;
+        return words;
+    }
+
+    [Theory]
+    [InlineData(1, 25u)]
+    [InlineData(2, 400u)]
+    [InlineData(3, 3u)]
+    [InlineData(4, 25u)]
+    public void BlockSkippingScansGiveUpstreamsCommands(int seed, uint maxError)
+    {
+        List<(int Dir, double Clock)> steps = RandomSteps(new Random(seed), 200_000);
+        List<uint[]> exact = Compress(steps, maxError, exactScans: true, out long exactSkipped);
+        List<uint[]> skipping = Compress(steps, maxError, exactScans: false, out long skipped);
+        Assert.Equal(0, exactSkipped);
+        if (System.Runtime.Intrinsics.X86.Avx.IsSupported)
+            Assert.True(skipped > steps.Count / 4, $"only {skipped} points skipped");
+        Assert.Equal(exact.Count, skipping.Count);
+        for (int i = 0; i < exact.Count; i++)
+            Assert.True(exact[i].AsSpan().SequenceEqual(skipping[i]), $"message {i}: {string.Join(' ', exact[i])} vs {string.Join(' ', skipping[i])}");
+        // The commands reproduce every step
+        Assert.Equal(steps.Count, exact.Where(w => w[0] == QueueStepTag).Sum(w => (long)w[3]));
+    }
+
+    // Upstream's scan of compress_bisect_add for one add over points [from, to): the
+    // interval bounds after each point, or false at the first point that empties them.
+    private static bool UpstreamScan(uint[] q, uint lsc, uint maxErr, int add, int from, int to,
+        ref int minInterval, ref int maxInterval)
+    {
+        for (int k = from; k < to; k++)
+        {
+            int n = k + 1;
+            uint pt = q[k] - lsc, prev = q[k - 1] - lsc;
+            uint me = Math.Min((pt - prev) / 2, maxErr);
+            int minP = (int)(pt - me), maxP = (int)pt, c = add * (n * (n - 1) / 2);
+            if (minInterval * n < minP - c)
+                minInterval = (minP - c) >= 0 ? (minP - c + n - 1) / n : (minP - c) / n;
+            if (maxInterval * n > maxP - c)
+                maxInterval = (maxP - c) >= 0 ? (maxP - c) / n : (maxP - c - n + 1) / n;
+            if (minInterval > maxInterval)
+                return false;
+        }
+        return true;
+    }
+
+    [Fact]
+    public void BlockSkippingStopsWhereUpstreamsScanWouldEnd()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx.IsSupported)
+            return; // block skipping is x86 only
+        var rnd = new Random(11);
+        int blocks = 0;
+        for (int trial = 0; trial < 20000; trial++)
+        {
+            int pending = rnd.Next(8, 300);
+            uint maxErr = (uint)rnd.Next(1, 500);
+            uint lsc = (uint)rnd.NextInt64(0, 1L << 32); // clocks may wrap around 2^32
+            var q = new uint[pending];
+            double interval = rnd.Next(2) == 0 ? 2 + rnd.Next(40) : 10 + rnd.NextDouble() * 5000;
+            double accel = (rnd.NextDouble() - 0.5) * rnd.Next(4) * 0.2, clock = 0.0;
+            for (int k = 0; k < pending; k++)
+            {
+                interval = Math.Max(interval + accel, 2.0);
+                clock += interval;
+                // Exact multiples of small counts exercise quotients that are integers
+                q[k] = lsc + (uint)(rnd.Next(3) == 0 ? Math.Round(clock / 6) * 6 : Math.Round(clock));
+                if (k > 0 && q[k] - lsc <= q[k - 1] - lsc)
+                    q[k] = q[k - 1] + 1;
+            }
+            int add = rnd.Next(3) switch { 0 => 0, 1 => rnd.Next(-20, 21), _ => rnd.Next(-3000, 3001) / (pending * pending / 64 + 1) };
+            uint pt0 = q[0] - lsc;
+            int outerMin = (int)(pt0 - Math.Min(pt0 / 2, maxErr)), outerMax = (int)pt0;
+            if (rnd.Next(3) == 0)
+            {
+                // Outer bounds as later scans get them
+                outerMin += rnd.Next(-50, 50);
+                outerMax -= rnd.Next(-50, 50);
+            }
+            int minI = outerMin, maxI = outerMax, interval0 = -1;
+            int done = StepCompress.SkipValidBlocks(ref q[0], lsc, maxErr, pending, add, ref minI, ref maxI, ref interval0);
+            int wantMin = outerMin, wantMax = outerMax;
+            Assert.True(UpstreamScan(q, lsc, maxErr, add, 1, done, ref wantMin, ref wantMax), $"trial {trial}: skipped past the end at {done}");
+            if (done > 1)
+            {
+                blocks += (done - 1) / 4;
+                Assert.Equal(wantMin, minI);
+                Assert.Equal(wantMax, maxI);
+                Assert.Equal(wantMax, interval0);
+            }
+            else
+            {
+                Assert.Equal(-1, interval0);
+            }
+            if (done + 4 <= pending)
+                Assert.False(UpstreamScan(q, lsc, maxErr, add, done, done + 4, ref wantMin, ref wantMax), $"trial {trial}: stopped early at {done}");
+        }
+        Assert.True(blocks > 20000, $"only {blocks} blocks skipped");
+    }
 }
