@@ -68,8 +68,9 @@ internal sealed class StepGenWorkers
 
     /// <summary>
     /// Number of helper threads step generation uses by default: one less than the CPU
-    /// count (at most 3), or none when the machine has no idle CPU (the helpers would
-    /// only take CPU time from this thread). KLIPSHARP_STEPGEN_THREADS sets the total.
+    /// count (at most 3), or none when other processes keep every other CPU busy (the
+    /// helpers would only take CPU time from this thread). KLIPSHARP_STEPGEN_THREADS sets
+    /// the total.
     /// </summary>
     public static int DefaultHelperCount { get; } = GetDefaultHelperCount();
 
@@ -79,22 +80,44 @@ internal sealed class StepGenWorkers
         if (env is not null && int.TryParse(env, out int n) && n >= 1)
             return n - 1;
         int cpus = Environment.ProcessorCount;
-        double load = RecentLoad();
-        if (load >= 0.0 && load > cpus - 1.0)
+        if (cpus > 1 && OtherRunnableTasks() >= cpus - 1)
             return 0;
         return Math.Clamp(cpus - 1, 0, 3);
     }
 
-    // The 1-minute load average (Linux), or -1 if unknown.
-    private static double RecentLoad()
+    // Tasks of other processes running or ready to run now (Linux; 0 if unknown): the
+    // fewest of a few samples a millisecond apart, less this thread. Not the load
+    // average, which still counts the runs that ended in the last minute (a batch run
+    // right after another would go without helpers).
+    private static int OtherRunnableTasks()
+    {
+        int fewest = int.MaxValue;
+        for (int sample = 0; sample < 3; sample++)
+        {
+            if (sample > 0)
+                Thread.Sleep(1);
+            int runnable = RunnableTasks();
+            if (runnable < 0)
+                return 0;
+            fewest = Math.Min(fewest, runnable - 1);
+        }
+        return fewest;
+    }
+
+    // The "running" count of /proc/loadavg ("0.50 0.40 0.30 2/180 1234"), or -1.
+    private static int RunnableTasks()
     {
         try
         {
             string text = File.ReadAllText("/proc/loadavg");
-            int sp = text.IndexOf(' ');
-            if (sp > 0 && double.TryParse(text.AsSpan(0, sp), System.Globalization.NumberStyles.Float,
-                    System.Globalization.CultureInfo.InvariantCulture, out double load))
-                return load;
+            string[] fields = text.Split(' ');
+            if (fields.Length > 3)
+            {
+                int slash = fields[3].IndexOf('/');
+                if (slash > 0 && int.TryParse(fields[3].AsSpan(0, slash), System.Globalization.NumberStyles.None,
+                        System.Globalization.CultureInfo.InvariantCulture, out int running))
+                    return running;
+            }
         }
         catch (IOException)
         {
@@ -102,7 +125,7 @@ internal sealed class StepGenWorkers
         catch (UnauthorizedAccessException)
         {
         }
-        return -1.0;
+        return -1;
     }
 
     /// <summary>Workers with <paramref name="helpers"/> helper threads, started with the first round.</summary>
