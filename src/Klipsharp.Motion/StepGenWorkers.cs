@@ -86,22 +86,45 @@ internal sealed class StepGenWorkers
     }
 
     // Tasks of other processes running or ready to run now (Linux; 0 if unknown): the
-    // fewest of a few samples a millisecond apart, less this thread. Not the load
-    // average, which still counts the runs that ended in the last minute (a batch run
-    // right after another would go without helpers).
+    // fewest of a few samples 2 ms apart, less this process's running threads. Not the
+    // load average, which still counts the runs that ended in the last minute (a batch
+    // run right after another would go without helpers).
     private static int OtherRunnableTasks()
     {
         int fewest = int.MaxValue;
-        for (int sample = 0; sample < 3; sample++)
+        for (int sample = 0; sample < 5; sample++)
         {
             if (sample > 0)
-                Thread.Sleep(1);
+                Thread.Sleep(2);
             int runnable = RunnableTasks();
             if (runnable < 0)
                 return 0;
-            fewest = Math.Min(fewest, runnable - 1);
+            fewest = Math.Min(fewest, runnable - OwnRunningThreads());
         }
-        return fewest;
+        return Math.Max(fewest, 0);
+    }
+
+    // Threads of this process in state R (/proc/self/task/*/stat), at least 1 (this one).
+    private static int OwnRunningThreads()
+    {
+        int running = 0;
+        try
+        {
+            foreach (string task in Directory.EnumerateDirectories("/proc/self/task"))
+            {
+                string stat = File.ReadAllText(Path.Combine(task, "stat"));
+                int close = stat.LastIndexOf(')');
+                if (close > 0 && close + 2 < stat.Length && stat[close + 2] == 'R')
+                    running++;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return Math.Max(running, 1);
     }
 
     // The "running" count of /proc/loadavg ("0.50 0.40 0.30 2/180 1234"), or -1.
