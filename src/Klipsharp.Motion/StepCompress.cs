@@ -321,9 +321,9 @@ public sealed class StepCompress
         ref int minInterval, ref int maxInterval, ref int interval)
     {
         int done = 1; // points [0, done) are within the bounds
-        Vector128<uint> lscV = Vector128.Create(lsc);
+        Vector128<uint> lscV = Vector128.Create(lsc), maxErrV = Vector128.Create(maxErr);
         Vector256<double> half = Vector256.Create(0.5), margin = Vector256.Create(QuotientMargin);
-        Vector256<double> maxErrV = Vector256.Create((double)maxErr), addV = Vector256.Create((double)add);
+        Vector256<double> addV = Vector256.Create((double)add);
         Vector256<double> one = Vector256.Create(1.0), four = Vector256.Create(4.0);
         // n = point index + 1 for the block's four points
         Vector256<double> n = Vector256.Create(2.0, 3.0, 4.0, 5.0);
@@ -333,18 +333,19 @@ public sealed class StepCompress
         ref double recipBase = ref MemoryMarshal.GetArrayDataReference(reciprocals);
         while (done + 4 <= pending)
         {
-            Vector256<double> p = Avx.ConvertToVector256Double(
-                Sse2.Subtract(Vector128.LoadUnsafe(ref q, (nuint)done), lscV).AsInt32());
-            Vector256<double> prev = Avx.ConvertToVector256Double(
-                Sse2.Subtract(Vector128.LoadUnsafe(ref q, (nuint)(done - 1)), lscV).AsInt32());
-            Vector256<double> me = Avx.Min(Avx.Floor(Avx.Multiply(Avx.Subtract(p, prev), half)), maxErrV);
+            // minp and maxp as MinMaxPoint computes them, in 32-bit integers
+            Vector128<uint> point = Vector128.LoadUnsafe(ref q, (nuint)done);
+            Vector128<uint> me = Sse41.Min(Sse2.ShiftRightLogical(
+                Sse2.Subtract(point, Vector128.LoadUnsafe(ref q, (nuint)(done - 1))), 1), maxErrV);
+            point = Sse2.Subtract(point, lscV);
+            Vector256<double> p = Avx.ConvertToVector256Double(point.AsInt32());
+            Vector256<double> minP = Avx.ConvertToVector256Double(Sse2.Subtract(point, me).AsInt32());
             // c = add * n(n-1)/2
             Vector256<double> c = Avx.Multiply(addV, Avx.Multiply(Avx.Multiply(n, Avx.Subtract(n, one)), half));
             Vector256<double> recip = done + 5 <= reciprocals.Length
                 ? Vector256.LoadUnsafe(ref recipBase, (nuint)(done + 1))
                 : Avx.Divide(one, n);
-            Vector256<double> lo = Avx.Ceiling(Avx.Subtract(
-                Avx.Multiply(Avx.Subtract(Avx.Subtract(p, me), c), recip), margin));
+            Vector256<double> lo = Avx.Ceiling(Avx.Subtract(Avx.Multiply(Avx.Subtract(minP, c), recip), margin));
             Vector256<double> hi = Avx.Floor(Avx.Add(Avx.Multiply(Avx.Subtract(p, c), recip), margin));
             Vector128<double> lo2 = Sse2.Max(lo.GetLower(), lo.GetUpper());
             Vector128<double> hi2 = Sse2.Min(hi.GetLower(), hi.GetUpper());

@@ -391,6 +391,13 @@ public class StepCompressTests
                 if (k > 0 && q[k] - lsc <= q[k - 1] - lsc)
                     q[k] = q[k - 1] + 1;
             }
+            if (rnd.Next(10) == 0)
+            {
+                // A step a few clocks before the one ahead of it (clocks from different
+                // moves' print times can round that way), even before the last step sent
+                int k = rnd.Next(1, pending);
+                q[k] = q[k - 1] - (uint)rnd.Next(1, 4);
+            }
             int add = rnd.Next(3) switch { 0 => 0, 1 => rnd.Next(-20, 21), _ => rnd.Next(-3000, 3001) / (pending * pending / 64 + 1) };
             uint pt0 = q[0] - lsc;
             int outerMin = (int)(pt0 - Math.Min(pt0 / 2, maxErr)), outerMax = (int)pt0;
