@@ -148,7 +148,8 @@ public class ReactorTests
         r.Run();
         r.Close();
         Assert.Equal("done", got);
-        Assert.InRange(wokeAt - completedAt, 0.0, 0.1);
+        // Far below the 5 s timeout (a loaded machine may delay the wake-up a little)
+        Assert.InRange(wokeAt - completedAt, 0.0, 1.0);
         var late = r.Completion();
         Assert.Equal("timeout", late.Wait(r.Monotonic() + 0.01, "timeout"));
     }
@@ -200,7 +201,8 @@ public class ReactorTests
         other.Start();
         r.Run();
         r.Close();
-        Assert.InRange(ranAt - queuedAt, 0.0, 0.1);
+        // Far below the 10 s pause (a loaded machine may delay the wake-up a little)
+        Assert.InRange(ranAt - queuedAt, 0.0, 1.0);
     }
 
     [Fact]
