@@ -1,3 +1,4 @@
 using System.Runtime.CompilerServices;
 
 [assembly: InternalsVisibleTo("Klipsharp.Motion.Tests")]
+[assembly: InternalsVisibleTo("Klipsharp.Bench")]
