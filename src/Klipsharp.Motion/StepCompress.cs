@@ -380,7 +380,7 @@ public sealed class StepCompress
         int add = 0, minAdd = -0x8000, maxAdd = 0x7fff;
         int bestInterval = 0, bestCount = 1, bestAdd = 1, bestReach = int.MinValue;
         int zeroInterval = 0, zeroCount = 0;
-        // Points are sorted, so the last pending one is the farthest
+        // Step clocks grow (a clock's rounding aside), so the last pending one is the farthest
         bool canSkip = Avx.IsSupported && !ExactScans && pending > BlockSkipMinPending
             && Unsafe.Add(ref q, pending - 1) - lsc < SkipPointLimit;
         long maxAddFactor = (long)pending * (pending - 1) / 2;
