@@ -383,7 +383,7 @@ public sealed class StepCompress
         // Step clocks grow (a clock's rounding aside), so the last pending one is the farthest
         bool canSkip = Avx.IsSupported && !ExactScans && pending > BlockSkipMinPending
             && Unsafe.Add(ref q, pending - 1) - lsc < SkipPointLimit;
-        long maxAddFactor = (long)pending * (pending - 1) / 2;
+        long maxAddFactor = canSkip ? (long)pending * (pending - 1) / 2 : 0;
 
         for (;;)
         {
