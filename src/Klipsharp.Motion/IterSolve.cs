@@ -26,9 +26,12 @@ public abstract partial class StepperKinematics
     /// <summary>Cartesian axis (0-2) whose position this stepper follows one to one, or -1: lets the solver skip the virtual CalcPosition call.</summary>
     private protected int CartesianAxis = -1;
 
+    /// <summary>The cartesian axis (0-2) whose position this stepper follows one to one (a cartesian stepper's), or -1.</summary>
+    internal int FollowsCartesianAxis => CartesianAxis;
+
     // How the solver gets the stepper position; a struct type argument makes the JIT
     // compile one solver per case with the position code inlined.
-    private interface IPositionSource
+    private protected interface IPositionSource
     {
         double Position(StepperKinematics sk, Move m, double moveTime);
     }
@@ -73,11 +76,16 @@ public abstract partial class StepperKinematics
         0 => GenStepsRange<CartesianXPosition>(sc, m, absStart, absEnd),
         1 => GenStepsRange<CartesianYPosition>(sc, m, absStart, absEnd),
         2 => GenStepsRange<CartesianZPosition>(sc, m, absStart, absEnd),
-        _ => GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd),
+        _ => GenStepsRangeOther(sc, m, absStart, absEnd),
     };
 
+    // The secant search for kinematics that are not a cartesian axis; kinematics with a
+    // position that can be computed without a virtual call override it.
+    private protected virtual int GenStepsRangeOther(StepCompress sc, Move m, double absStart, double absEnd) =>
+        GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private int GenStepsRange<TPos>(StepCompress sc, Move m, double absStart, double absEnd)
+    private protected int GenStepsRange<TPos>(StepCompress sc, Move m, double absStart, double absEnd)
         where TPos : struct, IPositionSource
     {
         double halfStep = .5 * StepDist;

@@ -68,7 +68,7 @@ public class ClosedFormStepsTests
 
     // Toolhead-like moves: trapezoids between random points, some ending at rest, some
     // joined at speed, with the flush times cutting through them.
-    private static (TrapQ Toolhead, TrapQ Extruder, List<double> FlushTimes) RandomMoves(int seed, int moves)
+    internal static (TrapQ Toolhead, TrapQ Extruder, List<double> FlushTimes) RandomMoves(int seed, int moves)
     {
         var rng = new Random(seed);
         var toolhead = new TrapQ();

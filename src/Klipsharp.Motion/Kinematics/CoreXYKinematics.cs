@@ -15,6 +15,9 @@ public sealed class CoreXYStepperKinematics : StepperKinematics
         LinearWeights = new Coord(1, _plus ? 1 : -1, 0);
     }
 
+    /// <summary>Whether the position is x+y (else x-y).</summary>
+    internal bool Plus => _plus;
+
     public override double CalcPosition(Move m, double moveTime)
     {
         Coord c = m.GetCoord(moveTime);

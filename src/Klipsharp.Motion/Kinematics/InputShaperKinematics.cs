@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Klipsharp.Motion;
 
 /// <summary>
@@ -156,48 +158,78 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
         sp.PInd = p;
     }
 
-    private static double AxisPosition(Move m, int axis, double moveTime)
+    // One cartesian axis of a coordinate; a struct type argument makes the JIT compile
+    // the convolution once per axis with the field access inlined.
+    private interface IAxis
     {
-        double axisR = m.AxesR[axis];
-        double startPos = m.StartPos[axis];
+        static abstract double Of(in Coord c);
+    }
+
+    private struct AxisX : IAxis
+    {
+        public static double Of(in Coord c) => c.X;
+    }
+
+    private struct AxisY : IAxis
+    {
+        public static double Of(in Coord c) => c.Y;
+    }
+
+    private struct AxisZ : IAxis
+    {
+        public static double Of(in Coord c) => c.Z;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double AxisPosition<TAxis>(Move m, double moveTime)
+        where TAxis : struct, IAxis
+    {
+        double axisR = TAxis.Of(m.AxesR);
+        double startPos = TAxis.Of(m.StartPos);
         double moveDist = m.GetDistance(moveTime);
         return startPos + axisR * moveDist;
     }
 
     // Convolution of the axis position with the shaper pulses; pulses before p_ind look
     // back into earlier moves, the rest look ahead into later ones.
-    private static double ShapedPosition(Move m, int axis, double moveTime, ShaperPulses sp)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double ShapedPosition<TAxis>(Move m, double moveTime, ShaperPulses sp)
+        where TAxis : struct, IAxis
     {
         double res = 0.0;
         int numPulses = sp.NumPulses;
+        double[] times = sp.T, amplitudes = sp.A;
         Move prev = m;
         double t = moveTime;
         for (int i = sp.PInd - 1; i >= 0; --i)
         {
-            t += sp.T[i];
+            t += times[i];
             while (t < 0.0)
             {
                 prev = prev.Prev!;
                 t += prev.MoveT;
             }
-            res += sp.A[i] * AxisPosition(prev, axis, t);
-            t -= sp.T[i];
+            res += amplitudes[i] * AxisPosition<TAxis>(prev, t);
+            t -= times[i];
         }
         t = moveTime;
         for (int i = sp.PInd; i < numPulses; ++i)
         {
-            t += sp.T[i];
+            t += times[i];
             while (t > m.MoveT)
             {
                 t -= m.MoveT;
                 m = m.Next!;
             }
-            res += sp.A[i] * AxisPosition(m, axis, t);
-            t -= sp.T[i];
+            res += amplitudes[i] * AxisPosition<TAxis>(m, t);
+            t -= times[i];
         }
         return res;
     }
 
+    // The original kinematics gets the shaped position as a motionless move's start
+    // position. A cartesian stepper's position there is start + 0 * ((0 + 0 * t) * t),
+    // which is the shaped position + 0.0 exactly, so that is returned without the call.
     public override double CalcPosition(Move m, double moveTime)
     {
         StepperKinematics orig = _origSk!;
@@ -208,7 +240,9 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
                 ShaperPulses sx = _sp[0];
                 if (sx.NumPulses == 0)
                     return orig.CalcPosition(m, moveTime);
-                _m.StartPos.X = ShapedPosition(m, 0, moveTime, sx);
+                if (orig.FollowsCartesianAxis == 0)
+                    return ShapedPosition<AxisX>(m, moveTime, sx) + 0.0; // (what orig computes, below)
+                _m.StartPos.X = ShapedPosition<AxisX>(m, moveTime, sx);
                 return orig.CalcPosition(_m, DummyT);
             }
             case Variant.Y:
@@ -216,7 +250,9 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
                 ShaperPulses sy = _sp[1];
                 if (sy.NumPulses == 0)
                     return orig.CalcPosition(m, moveTime);
-                _m.StartPos.Y = ShapedPosition(m, 1, moveTime, sy);
+                if (orig.FollowsCartesianAxis == 1)
+                    return ShapedPosition<AxisY>(m, moveTime, sy) + 0.0; // (what orig computes, below)
+                _m.StartPos.Y = ShapedPosition<AxisY>(m, moveTime, sy);
                 return orig.CalcPosition(_m, DummyT);
             }
             case Variant.Z:
@@ -224,7 +260,9 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
                 ShaperPulses sz = _sp[2];
                 if (sz.NumPulses == 0)
                     return orig.CalcPosition(m, moveTime);
-                _m.StartPos.Z = ShapedPosition(m, 2, moveTime, sz);
+                if (orig.FollowsCartesianAxis == 2)
+                    return ShapedPosition<AxisZ>(m, moveTime, sz) + 0.0; // (what orig computes, below)
+                _m.StartPos.Z = ShapedPosition<AxisZ>(m, moveTime, sz);
                 return orig.CalcPosition(_m, DummyT);
             }
             case Variant.Xyz:
@@ -233,16 +271,65 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
                     return orig.CalcPosition(m, moveTime);
                 _m.StartPos = m.GetCoord(moveTime);
                 if (_sp[0].NumPulses != 0)
-                    _m.StartPos.X = ShapedPosition(m, 0, moveTime, _sp[0]);
+                    _m.StartPos.X = ShapedPosition<AxisX>(m, moveTime, _sp[0]);
                 if (_sp[1].NumPulses != 0)
-                    _m.StartPos.Y = ShapedPosition(m, 1, moveTime, _sp[1]);
+                    _m.StartPos.Y = ShapedPosition<AxisY>(m, moveTime, _sp[1]);
                 if (_sp[2].NumPulses != 0)
-                    _m.StartPos.Z = ShapedPosition(m, 2, moveTime, _sp[2]);
+                    _m.StartPos.Z = ShapedPosition<AxisZ>(m, moveTime, _sp[2]);
                 return orig.CalcPosition(_m, DummyT);
             }
             default:
                 throw new InvalidOperationException("input shaper kinematics used before SetSk");
         }
+    }
+
+    // CalcPosition of a shaped cartesian stepper (see there), for the solver to inline.
+    private struct ShapedCartesianPosition<TAxis> : IPositionSource
+        where TAxis : struct, IAxis
+    {
+        public readonly double Position(StepperKinematics sk, Move m, double moveTime) =>
+            ShapedPosition<TAxis>(m, moveTime, Unsafe.As<InputShaperKinematics>(sk)._shapedPulses!) + 0.0;
+    }
+
+    // CalcPosition of a shaped corexy stepper: the wrapped kinematics' x+y or x-y of the
+    // motionless move, each coordinate being its start position + 0.0 (see above).
+    private struct ShapedCoreXYPosition : IPositionSource
+    {
+        public readonly double Position(StepperKinematics sk, Move m, double moveTime)
+        {
+            InputShaperKinematics shaper = Unsafe.As<InputShaperKinematics>(sk);
+            ShaperPulses sx = shaper._sp[0], sy = shaper._sp[1];
+            double x = (sx.NumPulses != 0 ? ShapedPosition<AxisX>(m, moveTime, sx) : AxisPosition<AxisX>(m, moveTime)) + 0.0;
+            double y = (sy.NumPulses != 0 ? ShapedPosition<AxisY>(m, moveTime, sy) : AxisPosition<AxisY>(m, moveTime)) + 0.0;
+            return shaper._coreXYPlus ? x + y : x - y;
+        }
+    }
+
+    // The pulses of the one axis of a shaped cartesian stepper, and the sign of a shaped
+    // corexy stepper, for the solver.
+    private ShaperPulses? _shapedPulses;
+    private bool _coreXYPlus;
+
+    private protected override int GenStepsRangeOther(StepCompress sc, Move m, double absStart, double absEnd)
+    {
+        int axis = _variant switch { Variant.X => 0, Variant.Y => 1, Variant.Z => 2, _ => -1 };
+        if (axis >= 0 && _origSk!.FollowsCartesianAxis == axis && _sp[axis].NumPulses != 0)
+        {
+            _shapedPulses = _sp[axis];
+            return axis switch
+            {
+                0 => GenStepsRange<ShapedCartesianPosition<AxisX>>(sc, m, absStart, absEnd),
+                1 => GenStepsRange<ShapedCartesianPosition<AxisY>>(sc, m, absStart, absEnd),
+                _ => GenStepsRange<ShapedCartesianPosition<AxisZ>>(sc, m, absStart, absEnd),
+            };
+        }
+        if (_variant == Variant.Xyz && _origSk is CoreXYStepperKinematics corexy
+            && (_sp[0].NumPulses != 0 || _sp[1].NumPulses != 0))
+        {
+            _coreXYPlus = corexy.Plus;
+            return GenStepsRange<ShapedCoreXYPosition>(sc, m, absStart, absEnd);
+        }
+        return base.GenStepsRangeOther(sc, m, absStart, absEnd);
     }
 
     /// <summary>Forwards the fixup to the original kinematics when it has one (upstream shaper_commanded_pos_post_fixup).</summary>
