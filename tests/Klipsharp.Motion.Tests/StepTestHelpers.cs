@@ -47,6 +47,43 @@ internal static class StepTestHelpers
         }
         return steps;
     }
+
+    /// <summary>
+    /// Generate a stepper's steps on a trapq from its first move's start, flush by flush
+    /// (compressing after each at 16 MHz): the messages, the final commanded position and
+    /// the solver's position evaluations.
+    /// </summary>
+    public static (List<uint[]> Messages, double Position, long Iterations) GenerateAll(StepperKinematics sk, TrapQ tq,
+        IReadOnlyList<double> flushTimes, double stepDist = 0.0125)
+    {
+        const double freq = 16_000_000.0;
+        sk.SetTrapQ(tq, stepDist);
+        Coord at = tq.HeadSentinel.Next!.StartPos;
+        sk.SetPosition(at.X, at.Y, at.Z);
+        var sc = new StepCompress();
+        sc.Fill(3, 0, QueueStepTag, SetDirTag);
+        sc.SetTime(0.0, freq);
+        foreach (double flushTime in flushTimes)
+        {
+            Assert.True(sk.GenerateSteps(sc, flushTime) == 0, $"flush {flushTime}: {sc.LastError?.Message}");
+            Assert.Equal(0, sc.Flush((ulong)(flushTime * freq)));
+        }
+        Assert.Equal(0, sc.Flush(ulong.MaxValue));
+        return (Drain(sc.MessageQueue).Select(m => Words(m)).ToList(), sk.GetCommandedPos(), sk.SolverIterations);
+    }
+
+    /// <summary>Two runs of <see cref="GenerateAll"/> gave the same messages, position (bit for bit) and evaluation count.</summary>
+    public static void AssertSameSteps((List<uint[]> Messages, double Position, long Iterations) expected,
+        (List<uint[]> Messages, double Position, long Iterations) actual)
+    {
+        Assert.True(expected.Messages.Count > 50, $"only {expected.Messages.Count} messages");
+        Assert.Equal(expected.Messages.Count, actual.Messages.Count);
+        for (int i = 0; i < expected.Messages.Count; i++)
+            Assert.True(expected.Messages[i].SequenceEqual(actual.Messages[i]),
+                $"message {i + 1} of {expected.Messages.Count}: [{string.Join(' ', actual.Messages[i])}], expected [{string.Join(' ', expected.Messages[i])}]");
+        Assert.Equal(BitConverter.DoubleToInt64Bits(expected.Position), BitConverter.DoubleToInt64Bits(actual.Position));
+        Assert.Equal(expected.Iterations, actual.Iterations);
+    }
 }
 
 /// <summary>A sink that records every batch.</summary>

@@ -10,8 +10,6 @@ namespace Klipsharp.Motion.Tests.Kinematics;
 /// </summary>
 public class InputShaperStepsTests
 {
-    private const double Freq = 16_000_000.0;
-
     // A cartesian stepper that the shaper does not recognise as one, so it takes the
     // general path; its position is computed as CartesianStepperKinematics computes it.
     private sealed class PlainAxisKinematics : StepperKinematics
@@ -61,19 +59,7 @@ public class InputShaperStepsTests
         Assert.True(sk.SetSk(orig));
         foreach (var (axis, shaper) in shapers)
             Assert.True(sk.SetShaperParams(axis, shaper.A.Length, shaper.A, shaper.T));
-        sk.SetTrapQ(tq, 0.0125);
-        Coord at = tq.HeadSentinel.Next!.StartPos;
-        sk.SetPosition(at.X, at.Y, at.Z);
-        var sc = new StepCompress();
-        sc.Fill(3, 0, QueueStepTag, SetDirTag);
-        sc.SetTime(0.0, Freq);
-        foreach (double flushTime in flushTimes)
-        {
-            Assert.True(sk.GenerateSteps(sc, flushTime) == 0, $"flush {flushTime}: {sc.LastError?.Message}");
-            Assert.Equal(0, sc.Flush((ulong)(flushTime * Freq)));
-        }
-        Assert.Equal(0, sc.Flush(ulong.MaxValue));
-        return (Drain(sc.MessageQueue).Select(m => Words(m)).ToList(), sk.GetCommandedPos(), sk.SolverIterations);
+        return GenerateAll(sk, tq, flushTimes);
     }
 
     private static (double[] A, double[] T) Shaper(string name) => name switch
@@ -103,7 +89,7 @@ public class InputShaperStepsTests
         var shapers = new[] { (axis, Shaper(shaperName)) };
         var general = Run(new PlainAxisKinematics(axis - 'x'), shapers, toolhead, flushTimes);
         var inlined = Run(new CartesianStepperKinematics(axis), shapers, toolhead, flushTimes);
-        AssertSame(general, inlined);
+        AssertSameSteps(general, inlined);
     }
 
     public static TheoryData<string, string?, char, int> CoreXYCases() => new()
@@ -124,18 +110,6 @@ public class InputShaperStepsTests
             shapers.Add(('y', Shaper(shaperY)));
         var general = Run(new PlainCoreXYKinematics(type == '+'), shapers, toolhead, flushTimes);
         var inlined = Run(new CoreXYStepperKinematics(type), shapers, toolhead, flushTimes);
-        AssertSame(general, inlined);
-    }
-
-    private static void AssertSame((List<uint[]> Messages, double Position, long Iterations) general,
-        (List<uint[]> Messages, double Position, long Iterations) inlined)
-    {
-        Assert.True(general.Messages.Count > 50, $"only {general.Messages.Count} messages");
-        Assert.Equal(general.Messages.Count, inlined.Messages.Count);
-        for (int i = 0; i < general.Messages.Count; i++)
-            Assert.True(general.Messages[i].SequenceEqual(inlined.Messages[i]),
-                $"message {i + 1} of {general.Messages.Count}: [{string.Join(' ', inlined.Messages[i])}], general [{string.Join(' ', general.Messages[i])}]");
-        Assert.Equal(BitConverter.DoubleToInt64Bits(general.Position), BitConverter.DoubleToInt64Bits(inlined.Position));
-        Assert.Equal(general.Iterations, inlined.Iterations);
+        AssertSameSteps(general, inlined);
     }
 }
