@@ -26,6 +26,9 @@ public abstract partial class StepperKinematics
     /// <summary>Cartesian axis (0-2) whose position this stepper follows one to one, or -1: lets the solver skip the virtual CalcPosition call.</summary>
     private protected int CartesianAxis = -1;
 
+    /// <summary>Test switch: the secant search calls the virtual CalcPosition for every guess instead of its inlined position (the steps must not change).</summary>
+    internal bool SolverUsesVirtualPosition { get; set; }
+
     /// <summary>The cartesian axis (0-2) whose position this stepper follows one to one (a cartesian stepper's), or -1.</summary>
     internal int FollowsCartesianAxis => CartesianAxis;
 
@@ -71,7 +74,8 @@ public abstract partial class StepperKinematics
     // Generate the steps of one move between two absolute print times.
     private int GenStepsRange(StepCompress sc, Move m, double absStart, double absEnd) =>
         ClosedFormSteps && LinearForm(out Coord weights, out double offset)
-            ? GenStepsClosedForm(sc, m, absStart, absEnd, weights, offset) : CartesianAxis switch
+            ? GenStepsClosedForm(sc, m, absStart, absEnd, weights, offset)
+            : SolverUsesVirtualPosition ? GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd) : CartesianAxis switch
     {
         0 => GenStepsRange<CartesianXPosition>(sc, m, absStart, absEnd),
         1 => GenStepsRange<CartesianYPosition>(sc, m, absStart, absEnd),

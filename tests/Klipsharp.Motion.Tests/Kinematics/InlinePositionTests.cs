@@ -4,43 +4,50 @@ using static Klipsharp.Motion.Tests.StepTestHelpers;
 namespace Klipsharp.Motion.Tests.Kinematics;
 
 /// <summary>
-/// Kinematics whose position the solver computes inline (corexy, corexz) against the
-/// same position computed through the virtual CalcPosition: the same steps, bit for bit.
+/// The secant search with a kinematics' position inlined into its loop against the same
+/// search calling the virtual CalcPosition for every guess: the same steps, bit for bit.
 /// </summary>
 public class InlinePositionTests
 {
-    // Upstream's belt stepper position (move_get_coord, then the sum or difference of
-    // two coordinates) through the solver's general path.
-    private sealed class PlainBeltKinematics : StepperKinematics
+    // The kinematics whose position the solver inlines (the others call CalcPosition).
+    public static TheoryData<string> Kinematics() =>
+    [
+        "cartesian x", "cartesian y", "cartesian z", "corexy +", "corexy -", "corexz +", "corexz -",
+        "shaped cartesian y", "shaped corexy",
+    ];
+
+    private static StepperKinematics Create(string name) => name switch
     {
-        private readonly char _other;
-        private readonly bool _plus;
+        "cartesian x" => new CartesianStepperKinematics('x'),
+        "cartesian y" => new CartesianStepperKinematics('y'),
+        "cartesian z" => new CartesianStepperKinematics('z'),
+        "corexy +" => new CoreXYStepperKinematics('+'),
+        "corexy -" => new CoreXYStepperKinematics('-'),
+        "corexz +" => new CoreXZStepperKinematics('+'),
+        "corexz -" => new CoreXZStepperKinematics('-'),
+        "shaped cartesian y" => Shaped(new CartesianStepperKinematics('y'), 'y'),
+        _ => Shaped(new CoreXYStepperKinematics('+'), 'x', 'y'),
+    };
 
-        public PlainBeltKinematics(char other, bool plus)
+    private static StepperKinematics Shaped(StepperKinematics orig, params char[] axes)
+    {
+        var sk = new InputShaperKinematics();
+        Assert.True(sk.SetSk(orig));
+        foreach (char axis in axes)
         {
-            _other = other;
-            _plus = plus;
-            ActiveFlags = ActiveAxes.X | (other == 'y' ? ActiveAxes.Y : ActiveAxes.Z);
+            var (a, t) = axis == 'x' ? InputShaperDefs.GetMzvShaper(52.4, 0.1) : InputShaperDefs.GetEiShaper(43.2, 0.1);
+            Assert.True(sk.SetShaperParams(axis, a.Length, a, t));
         }
-
-        public override double CalcPosition(Move m, double moveTime)
-        {
-            Coord c = m.GetCoord(moveTime);
-            double other = _other == 'y' ? c.Y : c.Z;
-            return _plus ? c.X + other : c.X - other;
-        }
+        return sk;
     }
 
     [Theory]
-    [InlineData('y', '+', 1)]
-    [InlineData('y', '-', 2)]
-    [InlineData('z', '+', 3)]
-    [InlineData('z', '-', 4)]
-    public void BeltSteppersGiveTheGeneralPathsSteps(char other, char type, int seed)
+    [MemberData(nameof(Kinematics))]
+    public void InlinedPositionGivesTheVirtualCallsSteps(string name)
     {
-        var (toolhead, _, flushTimes) = ClosedFormStepsTests.RandomMoves(seed, 150);
-        var general = GenerateAll(new PlainBeltKinematics(other, type == '+'), toolhead, flushTimes);
-        StepperKinematics inline = other == 'y' ? new CoreXYStepperKinematics(type) : new CoreXZStepperKinematics(type);
-        AssertSameSteps(general, GenerateAll(inline, toolhead, flushTimes));
+        var (toolhead, _, flushTimes) = ClosedFormStepsTests.RandomMoves(name.Length, 150);
+        StepperKinematics general = Create(name);
+        general.SolverUsesVirtualPosition = true;
+        AssertSameSteps(GenerateAll(general, toolhead, flushTimes), GenerateAll(Create(name), toolhead, flushTimes));
     }
 }
