@@ -24,13 +24,10 @@ public abstract partial class StepperKinematics
     public long SolverSteps { get; private set; }
 
     /// <summary>Cartesian axis (0-2) whose position this stepper follows one to one, or -1: lets the solver skip the virtual CalcPosition call.</summary>
-    private protected int CartesianAxis = -1;
+    internal int CartesianAxis { get; private protected set; } = -1;
 
     /// <summary>Test switch: the secant search calls the virtual CalcPosition for every guess instead of its inlined position (the steps must not change).</summary>
     internal bool SolverUsesVirtualPosition { get; set; }
-
-    /// <summary>The cartesian axis (0-2) whose position this stepper follows one to one (a cartesian stepper's), or -1.</summary>
-    internal int FollowsCartesianAxis => CartesianAxis;
 
     // How the solver gets the stepper position; a struct type argument makes the JIT
     // compile one solver per case with the position code inlined.
@@ -44,23 +41,83 @@ public abstract partial class StepperKinematics
         public readonly double Position(StepperKinematics sk, Move m, double moveTime) => sk.CalcPosition(m, moveTime);
     }
 
-    // The same operations, in the same order, as CartesianStepperKinematics.CalcPosition.
-    private struct CartesianXPosition : IPositionSource
+    // One cartesian axis of a coordinate, as a struct type argument: code generic over
+    // it is compiled once per axis with the field access inlined.
+    private protected interface IAxis
     {
-        public readonly double Position(StepperKinematics sk, Move m, double moveTime) =>
-            m.StartPos.X + m.AxesR.X * m.GetDistance(moveTime);
+        static abstract int Index { get; }
+
+        static abstract double Of(in Coord c);
     }
 
-    private struct CartesianYPosition : IPositionSource
+    private protected struct AxisX : IAxis
     {
-        public readonly double Position(StepperKinematics sk, Move m, double moveTime) =>
-            m.StartPos.Y + m.AxesR.Y * m.GetDistance(moveTime);
+        public static int Index => 0;
+
+        public static double Of(in Coord c) => c.X;
     }
 
-    private struct CartesianZPosition : IPositionSource
+    private protected struct AxisY : IAxis
+    {
+        public static int Index => 1;
+
+        public static double Of(in Coord c) => c.Y;
+    }
+
+    private protected struct AxisZ : IAxis
+    {
+        public static int Index => 2;
+
+        public static double Of(in Coord c) => c.Z;
+    }
+
+    // One coordinate of Move.GetCoord, with the same operations in the same order.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static double AxisPosition<TAxis>(Move m, double moveTime)
+        where TAxis : struct, IAxis =>
+        AxisAtDistance<TAxis>(m, m.GetDistance(moveTime));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static double AxisAtDistance<TAxis>(Move m, double moveDist)
+        where TAxis : struct, IAxis =>
+        TAxis.Of(m.StartPos) + TAxis.Of(m.AxesR) * moveDist;
+
+    // CartesianStepperKinematics.CalcPosition.
+    private struct CartesianPosition<TAxis> : IPositionSource
+        where TAxis : struct, IAxis
     {
         public readonly double Position(StepperKinematics sk, Move m, double moveTime) =>
-            m.StartPos.Z + m.AxesR.Z * m.GetDistance(moveTime);
+            AxisPosition<TAxis>(m, moveTime);
+    }
+
+    // Whether a belt stepper (corexy, corexz) moves with the sum or the difference of its
+    // two coordinates, as a struct type argument.
+    private protected interface IBeltSign
+    {
+        static abstract double Combine(double x, double other);
+    }
+
+    private protected struct BeltPlus : IBeltSign
+    {
+        public static double Combine(double x, double other) => x + other;
+    }
+
+    private protected struct BeltMinus : IBeltSign
+    {
+        public static double Combine(double x, double other) => x - other;
+    }
+
+    // CoreXY/CoreXZStepperKinematics.CalcPosition: x and the other coordinate of
+    // GetCoord, added or subtracted.
+    private protected struct BeltPosition<TOther, TSign> : IPositionSource
+        where TOther : struct, IAxis
+        where TSign : struct, IBeltSign
+    {
+        public readonly double Position(StepperKinematics sk, Move m, double moveTime)
+        {
+            double moveDist = m.GetDistance(moveTime);
+            return TSign.Combine(AxisAtDistance<AxisX>(m, moveDist), AxisAtDistance<TOther>(m, moveDist));
+        }
     }
 
     // The part of the move between two absolute print times, in times within the move.
@@ -77,9 +134,9 @@ public abstract partial class StepperKinematics
             ? GenStepsClosedForm(sc, m, absStart, absEnd, weights, offset)
             : SolverUsesVirtualPosition ? GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd) : CartesianAxis switch
     {
-        0 => GenStepsRange<CartesianXPosition>(sc, m, absStart, absEnd),
-        1 => GenStepsRange<CartesianYPosition>(sc, m, absStart, absEnd),
-        2 => GenStepsRange<CartesianZPosition>(sc, m, absStart, absEnd),
+        0 => GenStepsRange<CartesianPosition<AxisX>>(sc, m, absStart, absEnd),
+        1 => GenStepsRange<CartesianPosition<AxisY>>(sc, m, absStart, absEnd),
+        2 => GenStepsRange<CartesianPosition<AxisZ>>(sc, m, absStart, absEnd),
         _ => GenStepsRangeOther(sc, m, absStart, absEnd),
     };
 

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Klipsharp.Motion;
 
 /// <summary>A CoreXY belt stepper: position x+y ('+') or x-y ('-') (upstream's kin_corexy, corexy_stepper_alloc).</summary>
@@ -26,19 +24,8 @@ public sealed class CoreXYStepperKinematics : StepperKinematics
         return _plus ? c.X + c.Y : c.X - c.Y;
     }
 
-    // CalcPosition's operations (GetCoord's for the two coordinates it uses), for the
-    // solver to inline instead of calling CalcPosition per guess.
-    private struct BeltPosition : IPositionSource
-    {
-        public readonly double Position(StepperKinematics sk, Move m, double moveTime)
-        {
-            double moveDist = m.GetDistance(moveTime);
-            double x = m.StartPos.X + m.AxesR.X * moveDist;
-            double other = m.StartPos.Y + m.AxesR.Y * moveDist;
-            return Unsafe.As<CoreXYStepperKinematics>(sk)._plus ? x + other : x - other;
-        }
-    }
-
-    private protected override int GenStepsRangeOther(StepCompress sc, Move m, double absStart, double absEnd) =>
-        GenStepsRange<BeltPosition>(sc, m, absStart, absEnd);
+    // The solver computes CalcPosition's operations inline (BeltPosition).
+    private protected override int GenStepsRangeOther(StepCompress sc, Move m, double absStart, double absEnd) => _plus
+        ? GenStepsRange<BeltPosition<AxisY, BeltPlus>>(sc, m, absStart, absEnd)
+        : GenStepsRange<BeltPosition<AxisY, BeltMinus>>(sc, m, absStart, absEnd);
 }

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Klipsharp.Motion;
 
 /// <summary>A CoreXZ belt stepper: position x+z ('+') or x-z ('-') (upstream's kin_corexz, corexz_stepper_alloc).</summary>
@@ -23,19 +21,8 @@ public sealed class CoreXZStepperKinematics : StepperKinematics
         return _plus ? c.X + c.Z : c.X - c.Z;
     }
 
-    // CalcPosition's operations (GetCoord's for the two coordinates it uses), for the
-    // solver to inline instead of calling CalcPosition per guess.
-    private struct BeltPosition : IPositionSource
-    {
-        public readonly double Position(StepperKinematics sk, Move m, double moveTime)
-        {
-            double moveDist = m.GetDistance(moveTime);
-            double x = m.StartPos.X + m.AxesR.X * moveDist;
-            double other = m.StartPos.Z + m.AxesR.Z * moveDist;
-            return Unsafe.As<CoreXZStepperKinematics>(sk)._plus ? x + other : x - other;
-        }
-    }
-
-    private protected override int GenStepsRangeOther(StepCompress sc, Move m, double absStart, double absEnd) =>
-        GenStepsRange<BeltPosition>(sc, m, absStart, absEnd);
+    // The solver computes CalcPosition's operations inline (BeltPosition).
+    private protected override int GenStepsRangeOther(StepCompress sc, Move m, double absStart, double absEnd) => _plus
+        ? GenStepsRange<BeltPosition<AxisZ, BeltPlus>>(sc, m, absStart, absEnd)
+        : GenStepsRange<BeltPosition<AxisZ, BeltMinus>>(sc, m, absStart, absEnd);
 }

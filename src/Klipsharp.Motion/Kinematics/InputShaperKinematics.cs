@@ -158,38 +158,6 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
         sp.PInd = p;
     }
 
-    // One cartesian axis of a coordinate; a struct type argument makes the JIT compile
-    // the convolution once per axis with the field access inlined.
-    private interface IAxis
-    {
-        static abstract double Of(in Coord c);
-    }
-
-    private struct AxisX : IAxis
-    {
-        public static double Of(in Coord c) => c.X;
-    }
-
-    private struct AxisY : IAxis
-    {
-        public static double Of(in Coord c) => c.Y;
-    }
-
-    private struct AxisZ : IAxis
-    {
-        public static double Of(in Coord c) => c.Z;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double AxisPosition<TAxis>(Move m, double moveTime)
-        where TAxis : struct, IAxis
-    {
-        double axisR = TAxis.Of(m.AxesR);
-        double startPos = TAxis.Of(m.StartPos);
-        double moveDist = m.GetDistance(moveTime);
-        return startPos + axisR * moveDist;
-    }
-
     // Convolution of the axis position with the shaper pulses; pulses before p_ind look
     // back into earlier moves, the rest look ahead into later ones.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -240,7 +208,7 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
                 ShaperPulses sx = _sp[0];
                 if (sx.NumPulses == 0)
                     return orig.CalcPosition(m, moveTime);
-                if (orig.FollowsCartesianAxis == 0)
+                if (orig.CartesianAxis == 0)
                     return ShapedPosition<AxisX>(m, moveTime, sx) + 0.0; // (what orig computes, below)
                 _m.StartPos.X = ShapedPosition<AxisX>(m, moveTime, sx);
                 return orig.CalcPosition(_m, DummyT);
@@ -250,7 +218,7 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
                 ShaperPulses sy = _sp[1];
                 if (sy.NumPulses == 0)
                     return orig.CalcPosition(m, moveTime);
-                if (orig.FollowsCartesianAxis == 1)
+                if (orig.CartesianAxis == 1)
                     return ShapedPosition<AxisY>(m, moveTime, sy) + 0.0; // (what orig computes, below)
                 _m.StartPos.Y = ShapedPosition<AxisY>(m, moveTime, sy);
                 return orig.CalcPosition(_m, DummyT);
@@ -260,7 +228,7 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
                 ShaperPulses sz = _sp[2];
                 if (sz.NumPulses == 0)
                     return orig.CalcPosition(m, moveTime);
-                if (orig.FollowsCartesianAxis == 2)
+                if (orig.CartesianAxis == 2)
                     return ShapedPosition<AxisZ>(m, moveTime, sz) + 0.0; // (what orig computes, below)
                 _m.StartPos.Z = ShapedPosition<AxisZ>(m, moveTime, sz);
                 return orig.CalcPosition(_m, DummyT);
@@ -288,34 +256,29 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
         where TAxis : struct, IAxis
     {
         public readonly double Position(StepperKinematics sk, Move m, double moveTime) =>
-            ShapedPosition<TAxis>(m, moveTime, Unsafe.As<InputShaperKinematics>(sk)._shapedPulses!) + 0.0;
+            ShapedPosition<TAxis>(m, moveTime, Unsafe.As<InputShaperKinematics>(sk)._sp[TAxis.Index]) + 0.0;
     }
 
     // CalcPosition of a shaped corexy stepper: the wrapped kinematics' x+y or x-y of the
     // motionless move, each coordinate being its start position + 0.0 (see above).
-    private struct ShapedCoreXYPosition : IPositionSource
+    private struct ShapedCoreXYPosition<TSign> : IPositionSource
+        where TSign : struct, IBeltSign
     {
         public readonly double Position(StepperKinematics sk, Move m, double moveTime)
         {
-            InputShaperKinematics shaper = Unsafe.As<InputShaperKinematics>(sk);
-            ShaperPulses sx = shaper._sp[0], sy = shaper._sp[1];
+            ShaperPulses[] sp = Unsafe.As<InputShaperKinematics>(sk)._sp;
+            ShaperPulses sx = sp[0], sy = sp[1];
             double x = (sx.NumPulses != 0 ? ShapedPosition<AxisX>(m, moveTime, sx) : AxisPosition<AxisX>(m, moveTime)) + 0.0;
             double y = (sy.NumPulses != 0 ? ShapedPosition<AxisY>(m, moveTime, sy) : AxisPosition<AxisY>(m, moveTime)) + 0.0;
-            return shaper._coreXYPlus ? x + y : x - y;
+            return TSign.Combine(x, y);
         }
     }
-
-    // The pulses of the one axis of a shaped cartesian stepper, and the sign of a shaped
-    // corexy stepper, for the solver.
-    private ShaperPulses? _shapedPulses;
-    private bool _coreXYPlus;
 
     private protected override int GenStepsRangeOther(StepCompress sc, Move m, double absStart, double absEnd)
     {
         int axis = _variant switch { Variant.X => 0, Variant.Y => 1, Variant.Z => 2, _ => -1 };
-        if (axis >= 0 && _origSk!.FollowsCartesianAxis == axis && _sp[axis].NumPulses != 0)
+        if (axis >= 0 && _origSk!.CartesianAxis == axis && _sp[axis].NumPulses != 0)
         {
-            _shapedPulses = _sp[axis];
             return axis switch
             {
                 0 => GenStepsRange<ShapedCartesianPosition<AxisX>>(sc, m, absStart, absEnd),
@@ -326,8 +289,9 @@ public sealed class InputShaperKinematics : StepperKinematics, IPostCallbackKine
         if (_variant == Variant.Xyz && _origSk is CoreXYStepperKinematics corexy
             && (_sp[0].NumPulses != 0 || _sp[1].NumPulses != 0))
         {
-            _coreXYPlus = corexy.Plus;
-            return GenStepsRange<ShapedCoreXYPosition>(sc, m, absStart, absEnd);
+            return corexy.Plus
+                ? GenStepsRange<ShapedCoreXYPosition<BeltPlus>>(sc, m, absStart, absEnd)
+                : GenStepsRange<ShapedCoreXYPosition<BeltMinus>>(sc, m, absStart, absEnd);
         }
         return base.GenStepsRangeOther(sc, m, absStart, absEnd);
     }
