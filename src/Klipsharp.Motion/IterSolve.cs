@@ -82,13 +82,46 @@ public abstract partial class StepperKinematics
         where TAxis : struct, IAxis =>
         TAxis.Of(m.StartPos) + TAxis.Of(m.AxesR) * moveDist;
 
+    // How the solver computes Move.GetDistance, as a struct type argument.
+    private protected interface IMoveDistance
+    {
+        static abstract double At(Move m, double moveTime);
+    }
+
+    private protected struct AnyDistance : IMoveDistance
+    {
+        public static double At(Move m, double moveTime) => m.GetDistance(moveTime);
+    }
+
+    private protected struct CruiseDistance : IMoveDistance
+    {
+        public static double At(Move m, double moveTime) => DistanceInCruise(m, moveTime);
+    }
+
+    /// <summary>
+    /// Whether the move is a cruise segment (HalfAccel zero, StartV not): then
+    /// StartV + HalfAccel * t is StartV exactly, so <see cref="DistanceInCruise"/> is
+    /// GetDistance bit for bit, two dependent operations shorter. Most steps of a print
+    /// are found in cruise segments.
+    /// </summary>
+    internal static bool IsCruise(Move m) => m.HalfAccel == 0.0 && m.StartV != 0.0;
+
+    /// <summary>Move.GetDistance of a move for which <see cref="IsCruise"/> holds.</summary>
+    internal static double DistanceInCruise(Move m, double moveTime) => m.StartV * moveTime;
+
     // CartesianStepperKinematics.CalcPosition.
-    private struct CartesianPosition<TAxis> : IPositionSource
+    private struct CartesianPosition<TAxis, TDistance> : IPositionSource
         where TAxis : struct, IAxis
+        where TDistance : struct, IMoveDistance
     {
         public readonly double Position(StepperKinematics sk, Move m, double moveTime) =>
-            AxisPosition<TAxis>(m, moveTime);
+            AxisAtDistance<TAxis>(m, TDistance.At(m, moveTime));
     }
+
+    private int GenStepsRangeCartesian<TAxis>(StepCompress sc, Move m, double absStart, double absEnd)
+        where TAxis : struct, IAxis => IsCruise(m)
+        ? GenStepsRange<CartesianPosition<TAxis, CruiseDistance>>(sc, m, absStart, absEnd)
+        : GenStepsRange<CartesianPosition<TAxis, AnyDistance>>(sc, m, absStart, absEnd);
 
     // Whether a belt stepper (corexy, corexz) moves with the sum or the difference of its
     // two coordinates, as a struct type argument.
@@ -109,16 +142,23 @@ public abstract partial class StepperKinematics
 
     // CoreXY/CoreXZStepperKinematics.CalcPosition: x and the other coordinate of
     // GetCoord, added or subtracted.
-    private protected struct BeltPosition<TOther, TSign> : IPositionSource
+    private struct BeltPosition<TOther, TSign, TDistance> : IPositionSource
         where TOther : struct, IAxis
         where TSign : struct, IBeltSign
+        where TDistance : struct, IMoveDistance
     {
         public readonly double Position(StepperKinematics sk, Move m, double moveTime)
         {
-            double moveDist = m.GetDistance(moveTime);
+            double moveDist = TDistance.At(m, moveTime);
             return TSign.Combine(AxisAtDistance<AxisX>(m, moveDist), AxisAtDistance<TOther>(m, moveDist));
         }
     }
+
+    private protected int GenStepsRangeBelt<TOther, TSign>(StepCompress sc, Move m, double absStart, double absEnd)
+        where TOther : struct, IAxis
+        where TSign : struct, IBeltSign => IsCruise(m)
+        ? GenStepsRange<BeltPosition<TOther, TSign, CruiseDistance>>(sc, m, absStart, absEnd)
+        : GenStepsRange<BeltPosition<TOther, TSign, AnyDistance>>(sc, m, absStart, absEnd);
 
     // The part of the move between two absolute print times, in times within the move.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -134,9 +174,9 @@ public abstract partial class StepperKinematics
             ? GenStepsClosedForm(sc, m, absStart, absEnd, weights, offset)
             : SolverUsesVirtualPosition ? GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd) : CartesianAxis switch
     {
-        0 => GenStepsRange<CartesianPosition<AxisX>>(sc, m, absStart, absEnd),
-        1 => GenStepsRange<CartesianPosition<AxisY>>(sc, m, absStart, absEnd),
-        2 => GenStepsRange<CartesianPosition<AxisZ>>(sc, m, absStart, absEnd),
+        0 => GenStepsRangeCartesian<AxisX>(sc, m, absStart, absEnd),
+        1 => GenStepsRangeCartesian<AxisY>(sc, m, absStart, absEnd),
+        2 => GenStepsRangeCartesian<AxisZ>(sc, m, absStart, absEnd),
         _ => GenStepsRangeOther(sc, m, absStart, absEnd),
     };
 
@@ -145,21 +185,70 @@ public abstract partial class StepperKinematics
     private protected virtual int GenStepsRangeOther(StepCompress sc, Move m, double absStart, double absEnd) =>
         GenStepsRange<VirtualPosition>(sc, m, absStart, absEnd);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // The secant search's state, kept between the call-free search loop and the caller
+    // that makes the rare calls it leaves (a step compression append or commit that needs
+    // the slow path).
+    private struct SecantSearch
+    {
+        public double HalfStep, End, OldGuessTime, OldGuessPos, GuessTime, GuessPos, Target;
+        public double LastTime, LowTime, HighTime;
+        public bool Sdir, IsDirChange, HaveBracket, CheckOscillate;
+        public int Iterations, Steps;
+        // An Append that TryAppendFast declined: the caller finishes it.
+        public ulong PendingClock;
+    }
+
+    private enum SearchExit { RangeDone, FinishAppend, FinishCommit }
+
     private protected int GenStepsRange<TPos>(StepCompress sc, Move m, double absStart, double absEnd)
         where TPos : struct, IPositionSource
     {
-        double halfStep = .5 * StepDist;
-        var (start, end) = MoveTimes(m, absStart, absEnd);
-        double oldGuessTime = start, oldGuessPos = CommandedPos;
-        double guessTime = oldGuessTime, guessPos = oldGuessPos;
-        bool sdir = sc.GetStepDir() != 0;
-        bool isDirChange = false, haveBracket = false, checkOscillate = false;
-        double target = CommandedPos + (sdir ? halfStep : -halfStep);
-        double lastTime = start, lowTime = start, highTime = start + SeekTimeReset;
-        if (highTime > end)
-            highTime = end;
-        int iterations = 0, steps = 0;
+        var s = new SecantSearch { HalfStep = .5 * StepDist };
+        (double start, s.End) = MoveTimes(m, absStart, absEnd);
+        s.OldGuessTime = s.GuessTime = start;
+        s.OldGuessPos = s.GuessPos = CommandedPos;
+        s.Sdir = sc.GetStepDir() != 0;
+        s.Target = CommandedPos + (s.Sdir ? s.HalfStep : -s.HalfStep);
+        s.LastTime = s.LowTime = start;
+        s.HighTime = start + SeekTimeReset;
+        if (s.HighTime > s.End)
+            s.HighTime = s.End;
+        for (;;)
+        {
+            switch (SearchSteps<TPos>(sc, m, ref s))
+            {
+                case SearchExit.FinishAppend:
+                    int ret = sc.FinishAppend(s.Sdir ? 1 : 0, s.PendingClock);
+                    if (ret != 0)
+                        return ret;
+                    break;
+                case SearchExit.FinishCommit:
+                    sc.FinishCommit(); // upstream ignores the result here
+                    break;
+                default:
+                    CommandedPos = s.Target - (s.Sdir ? s.HalfStep : -s.HalfStep);
+                    SolverIterations += s.Iterations;
+                    SolverSteps += s.Steps;
+                    PostCommandedPositionChange();
+                    return 0;
+            }
+        }
+    }
+
+    // The secant search of GenStepsRange, from the state in s until the range ends or step
+    // compression needs a call (inlined position sources make no call, so the loop's
+    // values stay in registers).
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private SearchExit SearchSteps<TPos>(StepCompress sc, Move m, ref SecantSearch s)
+        where TPos : struct, IPositionSource
+    {
+        double halfStep = s.HalfStep, end = s.End;
+        double oldGuessTime = s.OldGuessTime, oldGuessPos = s.OldGuessPos;
+        double guessTime = s.GuessTime, guessPos = s.GuessPos, target = s.Target;
+        double lastTime = s.LastTime, lowTime = s.LowTime, highTime = s.HighTime;
+        bool sdir = s.Sdir, isDirChange = s.IsDirChange, haveBracket = s.HaveBracket, checkOscillate = s.CheckOscillate;
+        int iterations = s.Iterations, steps = s.Steps;
+        SearchExit exit;
         for (;;)
         {
             // Secant method: extrapolate the next time from the last two guesses
@@ -177,7 +266,8 @@ public abstract partial class StepperKinematics
                 }
                 else if (guessTime >= end)
                 {
-                    break; // no further steps in this range
+                    exit = SearchExit.RangeDone; // no further steps in this range
+                    break;
                 }
                 else
                 {
@@ -230,20 +320,18 @@ public abstract partial class StepperKinematics
                 }
                 if (!haveBracket || highTime - lowTime > .000000001)
                 {
-                    if (!isDirChange && relDist >= -halfStep)
+                    // The stepper reached the step position; no rollback possible
+                    if (!isDirChange && relDist >= -halfStep && !sc.TryCommitFast())
                     {
-                        // The stepper reached the step position; no rollback possible.
-                        // Upstream ignores the result here.
-                        sc.Commit();
+                        exit = SearchExit.FinishCommit;
+                        break;
                     }
                     continue;
                 }
             }
             // Step found: submit it
             steps++;
-            int ret = sc.Append(sdir ? 1 : 0, m.PrintTime, guessTime);
-            if (ret != 0)
-                return ret;
+            bool appended = sc.TryAppendFast(sdir ? 1 : 0, m.PrintTime, guessTime, out ulong stepClock);
             target = sdir ? target + halfStep + halfStep : target - halfStep - halfStep;
             double seekTimeDelta = 1.5 * (guessTime - lastTime);
             if (seekTimeDelta < .000000001)
@@ -255,12 +343,29 @@ public abstract partial class StepperKinematics
             if (highTime > end)
                 highTime = end;
             isDirChange = haveBracket = checkOscillate = false;
+            if (!appended)
+            {
+                // The search goes on after the caller has finished this append
+                s.PendingClock = stepClock;
+                exit = SearchExit.FinishAppend;
+                break;
+            }
         }
-        CommandedPos = target - (sdir ? halfStep : -halfStep);
-        SolverIterations += iterations;
-        SolverSteps += steps;
-        PostCommandedPositionChange();
-        return 0;
+        s.OldGuessTime = oldGuessTime;
+        s.OldGuessPos = oldGuessPos;
+        s.GuessTime = guessTime;
+        s.GuessPos = guessPos;
+        s.Target = target;
+        s.LastTime = lastTime;
+        s.LowTime = lowTime;
+        s.HighTime = highTime;
+        s.Sdir = sdir;
+        s.IsDirChange = isDirChange;
+        s.HaveBracket = haveBracket;
+        s.CheckOscillate = checkOscillate;
+        s.Iterations = iterations;
+        s.Steps = steps;
+        return exit;
     }
 
     /// <summary>

@@ -723,14 +723,19 @@ public sealed class StepCompress
 
     // Move the pending step into the queue (flushing if needed).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int QueueAppend()
+    private int QueueAppend() => TryQueueAppendFast() ? 0 : QueueAppendSlow();
+
+    // QueueAppend when it needs no flush, direction message or room; else false and
+    // nothing changed.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryQueueAppendFast()
     {
         if (_nextStepDir != _sdir || _nextStepClock >= _lastStepClock + ClockDiffMax
             || (uint)_queueNext >= (uint)_queue.Length)
-            return QueueAppendSlow();
+            return false;
         _queue[_queueNext++] = (uint)_nextStepClock;
         _nextStepClock = 0;
-        return 0;
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -753,11 +758,22 @@ public sealed class StepCompress
 
     /// <summary>Add a step at <paramref name="printTime"/> + <paramref name="stepTime"/> in direction <paramref name="sdir"/> (stepcompress_append).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Append(int sdir, double printTime, double stepTime)
+    public int Append(int sdir, double printTime, double stepTime) =>
+        TryAppendFast(sdir, printTime, stepTime, out ulong stepClock) ? 0 : FinishAppend(sdir, stepClock);
+
+    /// <summary>
+    /// <see cref="Append"/> without calls: false when the pending step needs the slow
+    /// queueing path; then nothing changed yet and the caller must call
+    /// <see cref="FinishAppend"/> with <paramref name="stepClock"/> before anything else
+    /// touches this queue. (Keeps calls, and the register spills they force, out of
+    /// the solver's loop.)
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryAppendFast(int sdir, double printTime, double stepTime, out ulong stepClock)
     {
         double offset = printTime - _lastStepPrintTime;
         double relSc = (stepTime + offset) * _mcuFreq;
-        ulong stepClock = _lastStepClock + CConv.ToUInt64(relSc);
+        stepClock = _lastStepClock + CConv.ToUInt64(relSc);
         if (_nextStepClock != 0)
         {
             if (sdir != _nextStepDir)
@@ -768,13 +784,24 @@ public sealed class StepCompress
                     // Drop the pending step rather than emit step+dir+step
                     _nextStepClock = 0;
                     _nextStepDir = sdir;
-                    return 0;
+                    return true;
                 }
             }
-            int ret = QueueAppend();
-            if (ret != 0)
-                return ret;
+            if (!TryQueueAppendFast())
+                return false;
         }
+        _nextStepClock = stepClock;
+        _nextStepDir = sdir;
+        return true;
+    }
+
+    /// <summary>The rest of an <see cref="Append"/> that <see cref="TryAppendFast"/> declined.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal int FinishAppend(int sdir, ulong stepClock)
+    {
+        int ret = QueueAppendSlow();
+        if (ret != 0)
+            return ret;
         _nextStepClock = stepClock;
         _nextStepDir = sdir;
         return 0;
@@ -782,12 +809,14 @@ public sealed class StepCompress
 
     /// <summary>Commit the pending step so it can no longer be rolled back (stepcompress_commit).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Commit()
-    {
-        if (_nextStepClock != 0)
-            return QueueAppend();
-        return 0;
-    }
+    public int Commit() => TryCommitFast() ? 0 : QueueAppendSlow();
+
+    /// <summary><see cref="Commit"/> without calls: false when it needs <see cref="FinishCommit"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryCommitFast() => _nextStepClock == 0 || TryQueueAppendFast();
+
+    /// <summary>The rest of a <see cref="Commit"/> that <see cref="TryCommitFast"/> declined.</summary>
+    internal int FinishCommit() => QueueAppendSlow();
 
     /// <summary>Send all steps scheduled before <paramref name="moveClock"/> (stepcompress_flush).</summary>
     public int Flush(ulong moveClock)

@@ -26,6 +26,6 @@ public sealed class CoreXYStepperKinematics : StepperKinematics
 
     // The solver computes CalcPosition's operations inline (BeltPosition).
     private protected override int GenStepsRangeOther(StepCompress sc, Move m, double absStart, double absEnd) => _plus
-        ? GenStepsRange<BeltPosition<AxisY, BeltPlus>>(sc, m, absStart, absEnd)
-        : GenStepsRange<BeltPosition<AxisY, BeltMinus>>(sc, m, absStart, absEnd);
+        ? GenStepsRangeBelt<AxisY, BeltPlus>(sc, m, absStart, absEnd)
+        : GenStepsRangeBelt<AxisY, BeltMinus>(sc, m, absStart, absEnd);
 }

@@ -23,6 +23,6 @@ public sealed class CoreXZStepperKinematics : StepperKinematics
 
     // The solver computes CalcPosition's operations inline (BeltPosition).
     private protected override int GenStepsRangeOther(StepCompress sc, Move m, double absStart, double absEnd) => _plus
-        ? GenStepsRange<BeltPosition<AxisZ, BeltPlus>>(sc, m, absStart, absEnd)
-        : GenStepsRange<BeltPosition<AxisZ, BeltMinus>>(sc, m, absStart, absEnd);
+        ? GenStepsRangeBelt<AxisZ, BeltPlus>(sc, m, absStart, absEnd)
+        : GenStepsRangeBelt<AxisZ, BeltMinus>(sc, m, absStart, absEnd);
 }

@@ -41,6 +41,49 @@ public class InlinePositionTests
         return sk;
     }
 
+    // The solver's shorter distance for cruise segments against Move.GetDistance, bit for
+    // bit, over the cruise segments of random moves (the steps alone would not show a
+    // difference far below a clock tick).
+    [Fact]
+    public void CruiseDistanceIsGetDistanceBitForBit()
+    {
+        var (toolhead, extruder, _) = ClosedFormStepsTests.RandomMoves(7, 300);
+        var rng = new Random(11);
+        int cruises = 0;
+        foreach (TrapQ tq in new[] { toolhead, extruder })
+        {
+            for (Move? m = tq.HeadSentinel.Next; m is not null && m != tq.TailSentinel; m = m.Next)
+            {
+                if (!StepperKinematics.IsCruise(m))
+                    continue;
+                cruises++;
+                for (int i = 0; i <= 100; i++)
+                {
+                    double t = i == 100 ? m.MoveT : m.MoveT * rng.NextDouble();
+                    Assert.Equal(BitConverter.DoubleToInt64Bits(m.GetDistance(t)),
+                        BitConverter.DoubleToInt64Bits(StepperKinematics.DistanceInCruise(m, t)));
+                }
+            }
+        }
+        Assert.True(cruises > 100, $"only {cruises} cruise segments");
+    }
+
+    [Fact]
+    public void OnlySegmentsAtAConstantNonzeroSpeedAreCruise()
+    {
+        static bool Cruise(double startV, double halfAccel) =>
+            StepperKinematics.IsCruise(new Move { StartV = startV, HalfAccel = halfAccel, MoveT = 1.0 });
+
+        // No start speed: 0 + HalfAccel * t need not be StartV (-0.0 + 0.0 is +0.0)
+        Assert.False(Cruise(0.0, 0.0));
+        Assert.False(Cruise(-0.0, 0.0));
+        Assert.False(Cruise(0.0, -0.0));
+        Assert.False(Cruise(100.0, 1500.0));
+        Assert.False(Cruise(100.0, -1500.0));
+        Assert.True(Cruise(100.0, 0.0));
+        Assert.True(Cruise(-4.0, -0.0));
+    }
+
     [Theory]
     [MemberData(nameof(Kinematics))]
     public void InlinedPositionGivesTheVirtualCallsSteps(string name)
