@@ -535,24 +535,48 @@ public abstract partial class StepperKinematics
         double posEnd, double start, double end, double halfStep, ref int steps)
         where TTime : struct, IStepTime
     {
-        double printTime = m.PrintTime;
-        int dir = sdir ? 1 : 0;
+        while (!AppendStepsFast(sc, m, stepTime, sdir, ref target, posEnd, start, end, halfStep, ref steps,
+                   out ulong stepClock))
+        {
+            int ret = sc.FinishAppend(sdir ? 1 : 0, stepClock);
+            if (ret != 0)
+                return ret;
+        }
+        return 0;
+    }
+
+    // AppendSteps' loop without calls (so its values stay in registers): true at the end
+    // of the range, false when step compression declined the fast append of the step at
+    // stepClock (target is then past that step; the caller finishes the append).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool AppendStepsFast<TTime>(StepCompress sc, Move m, TTime stepTime, bool sdir,
+        ref double target, double posEnd, double start, double end, double halfStep, ref int steps,
+        out ulong stepClock)
+        where TTime : struct, IStepTime
+    {
+        double printTime = m.PrintTime, nextTarget = target;
+        int dir = sdir ? 1 : 0, found = steps;
+        bool appended = true;
+        stepClock = 0;
         for (;;)
         {
-            double beyond = sdir ? target - posEnd : posEnd - target;
+            double beyond = sdir ? nextTarget - posEnd : posEnd - nextTarget;
             if (beyond > .000000001)
-                return 0;
-            double t = stepTime.Time(target);
+                break;
+            double t = stepTime.Time(nextTarget);
             if (!(t > start)) // (or NaN)
                 t = start;
             else if (t > end)
                 t = end;
-            steps++;
-            int ret = sc.Append(dir, printTime, t);
-            if (ret != 0)
-                return ret;
-            target = sdir ? target + halfStep + halfStep : target - halfStep - halfStep;
+            found++;
+            appended = sc.TryAppendFast(dir, printTime, t, out stepClock);
+            nextTarget = sdir ? nextTarget + halfStep + halfStep : nextTarget - halfStep - halfStep;
+            if (!appended)
+                break;
         }
+        target = nextTarget;
+        steps = found;
+        return appended;
     }
 
     // Stepper speed (mm/s) below which a step's crossing is left to the secant search:
