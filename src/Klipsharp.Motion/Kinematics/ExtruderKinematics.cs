@@ -121,6 +121,23 @@ public sealed class ExtruderStepperKinematics : StepperKinematics
         return _halfSmoothTime == 0.0;
     }
 
+    // CalcPosition with pressure advance off, for the solver to inline.
+    private struct FilamentPosition<TDistance> : IPositionSource
+        where TDistance : struct, IMoveDistance
+    {
+        public readonly double Position(StepperKinematics sk, Move m, double moveTime) =>
+            m.StartPos.X + TDistance.At(m, moveTime);
+    }
+
+    private protected override int GenStepsRangeOther(StepCompress sc, Move m, double absStart, double absEnd)
+    {
+        if (_halfSmoothTime != 0.0)
+            return base.GenStepsRangeOther(sc, m, absStart, absEnd);
+        return IsCruise(m)
+            ? GenStepsRange<FilamentPosition<CruiseDistance>>(sc, m, absStart, absEnd)
+            : GenStepsRange<FilamentPosition<AnyDistance>>(sc, m, absStart, absEnd);
+    }
+
     public override double CalcPosition(Move m, double moveTime)
     {
         double hst = _halfSmoothTime;

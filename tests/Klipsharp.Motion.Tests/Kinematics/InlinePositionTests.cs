@@ -13,7 +13,7 @@ public class InlinePositionTests
     public static TheoryData<string> Kinematics() =>
     [
         "cartesian x", "cartesian y", "cartesian z", "corexy +", "corexy -", "corexz +", "corexz -",
-        "shaped cartesian y", "shaped corexy",
+        "shaped cartesian y", "shaped corexy", "extruder",
     ];
 
     private static StepperKinematics Create(string name) => name switch
@@ -26,6 +26,7 @@ public class InlinePositionTests
         "corexz +" => new CoreXZStepperKinematics('+'),
         "corexz -" => new CoreXZStepperKinematics('-'),
         "shaped cartesian y" => Shaped(new CartesianStepperKinematics('y'), 'y'),
+        "extruder" => new ExtruderStepperKinematics(), // (pressure advance off)
         _ => Shaped(new CoreXYStepperKinematics('+'), 'x', 'y'),
     };
 
@@ -88,9 +89,10 @@ public class InlinePositionTests
     [MemberData(nameof(Kinematics))]
     public void InlinedPositionGivesTheVirtualCallsSteps(string name)
     {
-        var (toolhead, _, flushTimes) = ClosedFormStepsTests.RandomMoves(name.Length, 150);
+        var (toolhead, extruder, flushTimes) = ClosedFormStepsTests.RandomMoves(name.Length, 150);
+        TrapQ tq = name == "extruder" ? extruder : toolhead;
         StepperKinematics general = Create(name);
         general.SolverUsesVirtualPosition = true;
-        AssertSameSteps(GenerateAll(general, toolhead, flushTimes), GenerateAll(Create(name), toolhead, flushTimes));
+        AssertSameSteps(GenerateAll(general, tq, flushTimes), GenerateAll(Create(name), tq, flushTimes));
     }
 }
