@@ -638,7 +638,7 @@ public abstract partial class StepperKinematics
             return 0;
         // Upstream walks from the head; the move where the last walk stopped is on the
         // way as long as no move was unlinked since (queued rounds leave the trapq
-        // unfinalized for up to 64 rounds, which makes the walk from the head long)
+        // unfinalized for up to 1024 rounds, which makes the walk from the head long)
         TrapQ tq = TrapQ;
         Move m = _walkTrapQ == tq && _walkRemovals == tq.Removals && lastFlushTime >= _walkFlushTime
             ? _walkStart! : tq.HeadSentinel;

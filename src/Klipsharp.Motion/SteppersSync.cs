@@ -231,11 +231,15 @@ public sealed class SteppersSyncManager
     private GenStepsFailure? _deferredFailure;
     private bool _syncing;
 
-    // Queued rounds the caller may run ahead of the helpers before it helps.
-    private const int AheadRounds = 2;
+    // Queued rounds the caller may run ahead of the helpers before it helps. Rounds come
+    // in bursts (a file's G-code is read in 4096-byte blocks and the flush timer runs
+    // between them); rounds left queued keep the helpers busy while the caller parses
+    // the next block (with 2, the helper idled for a quarter of the bunny's run).
+    private const int AheadRounds = 16;
     // Rounds since the last sync after which the caller syncs: the queued ones and those
     // flushed early, whose trapq moves are finalized only when no round runs (a sync).
-    private const int MaxQueuedRounds = 64;
+    // A sync empties the queue, so it is kept rare; it bounds the unfinalized moves.
+    private const int MaxQueuedRounds = 1024;
     private int _unfinalizedRounds;
     private double _unfinalizedFreeTime, _unfinalizedClearTime;
 

@@ -111,8 +111,8 @@ public class ParallelStepGenTests
     public void RoundsFlushedEarlyGiveTheSequentialMessages(int helpers)
     {
         // Finished rounds are flushed while later ones add to the same queues, and the
-        // trapqs are finalized at the syncs (every 64 rounds and at the end)
-        AssertSameMessages(Run(0, 40), Run(helpers, 40, queued: true, early: true));
+        // trapqs are finalized at the syncs (every 1024 rounds, here once, and at the end)
+        AssertSameMessages(Run(0, 80), Run(helpers, 80, queued: true, early: true));
     }
 
     [Fact]
