@@ -175,19 +175,22 @@ public sealed class SteppersSync
             if (best is null)
                 break;
             ref MoveQueueMessage qm = ref best.MessageQueue.First;
-            if (qm.MinClock != 0 && reqClock > moveClock)
+            ulong minClock = qm.MinClock;
+            if (minClock != 0 && reqClock > moveClock)
                 break;
 
             if (_moveClocks.Count == 0)
                 throw new InvalidOperationException("steppersync: SetupMoveQueue was not called");
             ulong nextAvail = _moveClocks.Earliest;
-            if (qm.MinClock != 0)
-                _moveClocks.ReplaceEarliest(qm.MinClock); // min_clock marks a move-queue slot busy until then
-            qm.MinClock = nextAvail; // from here on: earliest transmit clock
+            if (minClock != 0)
+                _moveClocks.ReplaceEarliest(minClock); // min_clock marks a move-queue slot busy until then
 
             if (count == _batch.Length)
                 Array.Resize(ref _batch, _batch.Length * 2);
-            _batch[count++] = qm;
+            // (Copied before MinClock changes: a copy right after a store to it waits for the store.)
+            ref MoveQueueMessage sent = ref _batch[count++];
+            sent = qm;
+            sent.MinClock = nextAvail; // from here on: earliest transmit clock
             best.MessageQueue.RemoveFirst();
         }
 

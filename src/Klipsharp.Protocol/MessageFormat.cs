@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Klipsharp.Protocol;
@@ -183,13 +185,15 @@ public sealed class MessageFormat : MessageDefinition
     /// <c>message_alloc_and_encode</c>); returns the length. Throws "Encode error" past
     /// MESSAGE_PAYLOAD_MAX bytes.
     /// </summary>
+    [SkipLocalsInit] // every byte of tmp that is read was written (step messages are hot)
     public static int EncodeWords(Span<byte> dest, ReadOnlySpan<uint> words)
     {
         Span<byte> tmp = stackalloc byte[MessageBlock.MESSAGE_PAYLOAD_MAX + Vlq.MaxLength];
+        ref byte start = ref MemoryMarshal.GetReference(tmp);
         int n = 0;
         foreach (uint w in words)
         {
-            n += Vlq.EncodeUInt32(tmp[n..], w);
+            n += Vlq.EncodeInt32(ref Unsafe.Add(ref start, n), (int)w);
             if (n > MessageBlock.MESSAGE_PAYLOAD_MAX)
                 throw new ProtocolError("Encode error");
         }

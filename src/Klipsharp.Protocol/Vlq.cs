@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Klipsharp.Protocol;
 
 /// <summary>
@@ -32,7 +35,29 @@ public static class Vlq
     /// Encodes a 32-bit word as the C helpers do (msgblock.c): the word is read as a
     /// signed int32, so 0xffffffff takes one byte. Returns the number of bytes written.
     /// </summary>
-    public static int EncodeUInt32(Span<byte> dest, uint v) => Encode(dest, (int)v);
+    public static int EncodeUInt32(Span<byte> dest, uint v)
+    {
+        if (dest.Length < Length((int)v))
+            throw new ArgumentException("destination too short", nameof(dest));
+        return EncodeInt32(ref MemoryMarshal.GetReference(dest), (int)v);
+    }
+
+    // Encode for a 32-bit value, written at dest without bounds checks (Length(v) bytes).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int EncodeInt32(ref byte dest, int v)
+    {
+        int n = 0;
+        if (v >= 0xc000000 || v < -0x4000000)
+            Unsafe.Add(ref dest, n++) = (byte)(((v >> 28) & 0x7f) | 0x80);
+        if (v >= 0x180000 || v < -0x80000)
+            Unsafe.Add(ref dest, n++) = (byte)(((v >> 21) & 0x7f) | 0x80);
+        if (v >= 0x3000 || v < -0x1000)
+            Unsafe.Add(ref dest, n++) = (byte)(((v >> 14) & 0x7f) | 0x80);
+        if (v >= 0x60 || v < -0x20)
+            Unsafe.Add(ref dest, n++) = (byte)(((v >> 7) & 0x7f) | 0x80);
+        Unsafe.Add(ref dest, n++) = (byte)(v & 0x7f);
+        return n;
+    }
 
     /// <summary>Number of bytes <see cref="Encode"/> writes for <paramref name="v"/>.</summary>
     public static int Length(long v)
