@@ -81,6 +81,32 @@ public class VlqTests
     }
 
     [Fact]
+    public void WordEncoderMatchesTheGeneralOneAroundEveryBoundary()
+    {
+        // EncodeUInt32 (and EncodeWords, for step messages) write without bounds checks
+        Span<byte> expected = stackalloc byte[8], actual = stackalloc byte[8];
+        foreach (long b in new long[] { 0, 0x20, 0x60, 0x1000, 0x3000, 0x80000, 0x180000, 0x4000000, 0xc000000, 0x80000000 })
+        {
+            for (long d = -2; d <= 2; d++)
+            {
+                foreach (long v in new[] { b + d, -b + d })
+                {
+                    if (v < int.MinValue || v > int.MaxValue)
+                        continue;
+                    int n = Vlq.Encode(expected, v);
+                    actual.Fill(0xaa);
+                    Assert.Equal(n, Vlq.EncodeUInt32(actual, unchecked((uint)v)));
+                    Assert.Equal(expected[..n].ToArray(), actual[..n].ToArray());
+                    Assert.Equal(0xaa, actual[n]); // nothing written past the encoding
+                    byte[] exact = new byte[n];
+                    Assert.Equal(n, Vlq.EncodeUInt32(exact, unchecked((uint)v)));
+                    Assert.Throws<ArgumentException>(() => Vlq.EncodeUInt32(new byte[n - 1], unchecked((uint)v)));
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void TruncatedInputIsReported()
     {
         int pos = 0;
