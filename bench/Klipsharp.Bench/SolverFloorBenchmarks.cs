@@ -33,4 +33,26 @@ public class SolverFloorBenchmarks
         }
         return guessPos;
     }
+
+    /// <summary>
+    /// Two independent chains (two steppers' searches) in one loop, per iteration of
+    /// either: what a thread could reach by interleaving two steppers, since one chain
+    /// leaves most of the core idle while it waits on the division.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = 2 * Iterations)]
+    public double TwoInterleavedSecantChains()
+    {
+        double ogT = _oldGuessTime, gT = _guessTime, ogD = _oldGuessDist, target = _target;
+        double sv = _startV, ha = _halfAccel, r = _axisRatio, sp = _startPos;
+        double guessPosA = target + 0.1, guessPosB = target + 0.2;
+        for (int i = 0; i < Iterations; i++)
+        {
+            double guessDistA = guessPosA - target, guessDistB = guessPosB - target;
+            double nextTimeA = (ogT * guessDistA - gT * ogD) / (guessDistA - ogD);
+            double nextTimeB = (ogT * guessDistB - gT * ogD) / (guessDistB - ogD);
+            guessPosA = sp + r * ((sv + ha * nextTimeA) * nextTimeA);
+            guessPosB = sp + r * ((sv + ha * nextTimeB) * nextTimeB);
+        }
+        return guessPosA + guessPosB;
+    }
 }
